@@ -1,0 +1,38 @@
+import { defineConfig } from "vitest/config";
+
+// Three layers, each runnable alone (`npm run test:unit` etc.); `npm test` runs them in order.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["tests/unit/**/*.test.ts"],
+          // Pulumi mocks cost ~12 ms a resource and the first run compiles a lot.
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "render",
+          include: ["tests/render/**/*.test.ts"],
+          globalSetup: ["tests/render/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["tests/e2e/**/*.test.ts"],
+          globalSetup: ["tests/e2e/global-setup.ts"],
+          testTimeout: 900_000,
+          hookTimeout: 3_600_000,
+          // One stack, one devhost: the end-to-end files share both, so they run one at a time.
+          fileParallelism: false,
+          sequence: { concurrent: false },
+        },
+      },
+    ],
+  },
+});
