@@ -1,0 +1,201 @@
+/**
+ * Bash scripts that prepare a host and its TLS material. Pure: spec in, script text out. They run
+ * as root over SSH, are idempotent, and never carry a secret in their text (secrets come on stdin,
+ * and private keys are made on the host and never leave it).
+ */
+import { shellQuote } from "./shell";
+
+export class HostScriptError extends Error {
+  constructor(field: string, allowed: string) {
+    super(`${field}: must be ${allowed}`);
+    this.name = "HostScriptError";
+  }
+}
+
+const SITE = /^[a-z][a-z0-9-]{0,30}$/;
+const PACKAGE = /^[a-z0-9][a-z0-9+.-]{1,62}$/;
+const COMMAND = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const PATH = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
+const HOST = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function check(value: string, re: RegExp, field: string, allowed: string): string {
+  if (!re.test(value) || value.split("/").includes("..")) throw new HostScriptError(field, allowed);
+  return value;
+}
+
+/** The directories berth owns on a host, per site. */
+export function siteDirs(site: string) {
+  check(site, SITE, "siteName", "a site name ([a-z][a-z0-9-]{0,30})");
+  return {
+    config: `/etc/berth/${site}`,
+    tls: `/etc/berth/${site}/tls`,
+    data: `/var/lib/berth/${site}`,
+    acmeWebroot: `/var/www/berth-acme/${site}`,
+  };
+}
+
+export interface HostBootstrapSpec {
+  siteName: string;
+  /** Commands the site needs, each with the Debian package that provides it. */
+  requires: Array<{ command: string; package: string }>;
+  /** Install missing packages with apt-get; otherwise fail naming them. */
+  installPackages: boolean;
+}
+
+export function renderHostBootstrapScript(spec: HostBootstrapSpec): string {
+  const dirs = siteDirs(spec.siteName);
+  const pairs = spec.requires.map(({ command, package: pkg }) => {
+    check(command, COMMAND, "requires.command", "a command name");
+    check(pkg, PACKAGE, "requires.package", "a Debian package name");
+    return `${command}:${pkg}`;
+  });
+  return [
+    "set -euo pipefail",
+    "missing=()",
+    `for pair in ${pairs.join(" ")}; do`,
+    '  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")',
+    "done",
+    'if [ "${#missing[@]}" -gt 0 ]; then',
+    spec.installPackages
+      ? '  echo "berth: installing ${missing[*]}" >&2\n  export DEBIAN_FRONTEND=noninteractive\n  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null'
+      : '  echo "berth: the host lacks ${missing[*]}; install them or set berth:host.installPackages: true" >&2\n  exit 1',
+    "fi",
+    `install -d -m 0750 ${shellQuote(dirs.config)} ${shellQuote(dirs.tls)} ${shellQuote(dirs.data)}`,
+    `install -d -m 0755 ${shellQuote(dirs.acmeWebroot)}`,
+    // nginx is the front door: it must be enabled so a reboot brings the site back.
+    "systemctl enable --now nginx >/dev/null 2>&1 || systemctl start nginx",
+    "systemctl is-active --quiet nginx",
+    'echo "berth: host ready"',
+    "",
+  ].join("\n");
+}
+
+export interface SelfSignedSpec {
+  certificatePath: string;
+  keyPath: string;
+  hostnames: string[];
+  validityDays: number;
+  /** Only make one when none exists: a placeholder that lets nginx start before certbot has run. */
+  onlyIfMissing: boolean;
+}
+
+/**
+ * A self-signed certificate for the hostnames. Regenerated when the hostnames change (recorded in a
+ * sidecar file), else left alone so repeated runs keep the same certificate.
+ */
+export function renderSelfSignedScript(spec: SelfSignedSpec): string {
+  const cert = check(spec.certificatePath, PATH, "certificatePath", "an absolute path");
+  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
+  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
+  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
+  if (!Number.isInteger(spec.validityDays) || spec.validityDays < 1 || spec.validityDays > 3650) {
+    throw new HostScriptError("validityDays", "a whole number of days from 1 to 3650");
+  }
+  const san = spec.hostnames.map((h) => `DNS:${h}`).join(",");
+  const cn = spec.hostnames[0]!.replace(/^\*\./, "wildcard.");
+  const guard = spec.onlyIfMissing
+    ? `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && { echo "berth: certificate present"; exit 0; }`
+    : `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && [ "$(cat ${shellQuote(cert + ".names")} 2>/dev/null)" = ${shellQuote(san)} ] && { echo "berth: certificate current"; exit 0; }`;
+  return [
+    "set -euo pipefail",
+    guard,
+    `install -d -m 0750 "$(dirname ${shellQuote(cert)})" "$(dirname ${shellQuote(key)})"`,
+    `tmp=$(mktemp -d "$(dirname ${shellQuote(key)})/.selfsigned.XXXXXX")`,
+    'trap \'rm -rf "$tmp"\' EXIT',
+    "umask 077",
+    `openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days ${spec.validityDays} -subj ${shellQuote(`/CN=${cn}`)} -addext ${shellQuote(`subjectAltName=${san}`)} -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null`,
+    "chmod 0644 \"$tmp/cert.pem\"",
+    `mv -f "$tmp/key.pem" ${shellQuote(key)}`,
+    `mv -f "$tmp/cert.pem" ${shellQuote(cert)}`,
+    `printf '%s' ${shellQuote(san)} > ${shellQuote(cert + ".names")}`,
+    // nginx keeps serving the old certificate until it reloads.
+    "systemctl reload nginx 2>/dev/null || true",
+    `echo "berth: self-signed certificate for ${san.replace(/"/g, "")}"`,
+    "",
+  ].join("\n");
+}
+
+export interface OriginCsrSpec {
+  keyPath: string;
+  hostnames: string[];
+}
+
+/**
+ * Makes (once) the private key of a Cloudflare origin certificate on the host and prints a CSR for
+ * it on stdout. The key never leaves the host; only the CSR goes to Cloudflare.
+ */
+export function renderOriginCsrScript(spec: OriginCsrSpec): string {
+  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
+  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
+  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
+  const san = spec.hostnames.map((h) => `DNS:${h}`).join(",");
+  return [
+    "set -euo pipefail",
+    `install -d -m 0750 "$(dirname ${shellQuote(key)})"`,
+    `if [ ! -s ${shellQuote(key)} ]; then (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${shellQuote(key + ".new")} 2>/dev/null); mv -f ${shellQuote(key + ".new")} ${shellQuote(key)}; fi`,
+    `openssl req -new -sha256 -key ${shellQuote(key)} -subj ${shellQuote(`/CN=${spec.hostnames[0]!.replace(/^\*\./, "wildcard.")}`)} -addext ${shellQuote(`subjectAltName=${san}`)}`,
+    "",
+  ].join("\n");
+}
+
+export interface CertbotSpec {
+  siteName: string;
+  hostnames: string[];
+  email: string;
+  acmeServer: string;
+  /** A CA bundle on the host that signs the ACME server (test servers). */
+  acmeCaBundle?: string;
+  webroot: string;
+  /** Where nginx reads the certificate; certbot's deploy hook copies each new one there. */
+  certificatePath: string;
+  keyPath: string;
+}
+
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/;
+
+/** The deploy hook certbot keeps in its renewal config and runs after every issue and renewal. */
+export function renderCertbotDeployHook(spec: Pick<CertbotSpec, "certificatePath" | "keyPath">): string {
+  const cert = check(spec.certificatePath, PATH, "certificatePath", "an absolute path");
+  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
+  return [
+    "#!/bin/sh",
+    "# Installed by berth: copies a renewed certificate to where nginx reads it, then reloads nginx.",
+    "set -eu",
+    `install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" ${shellQuote(cert)}`,
+    `install -m 0600 "$RENEWED_LINEAGE/privkey.pem" ${shellQuote(key)}`,
+    `rm -f ${shellQuote(cert + ".names")}`,
+    "systemctl reload nginx",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Obtains (or keeps, while it is not due) a certificate with certbot's webroot plugin. Idempotent:
+ * `--keep-until-expiring` makes a repeated run a no-op, and `--expand` adds new hostnames.
+ */
+export function renderCertbotScript(spec: CertbotSpec): string {
+  const site = check(spec.siteName, SITE, "siteName", "a site name");
+  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
+  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
+  check(spec.email, EMAIL, "email", "an email address");
+  check(spec.acmeServer, HTTPS_URL, "acmeServer", "an https URL");
+  const webroot = check(spec.webroot, PATH, "webroot", "an absolute path");
+  const hookPath = `/etc/berth/${site}/certbot-deploy-hook`;
+  const env = spec.acmeCaBundle ? `REQUESTS_CA_BUNDLE=${shellQuote(check(spec.acmeCaBundle, PATH, "acmeCaBundle", "an absolute path"))} ` : "";
+  return [
+    "set -euo pipefail",
+    `cat > ${shellQuote(hookPath + ".new")} <<'BERTH_HOOK_EOF'`,
+    renderCertbotDeployHook(spec).trimEnd(),
+    "BERTH_HOOK_EOF",
+    `chmod 0755 ${shellQuote(hookPath + ".new")} && mv -f ${shellQuote(hookPath + ".new")} ${shellQuote(hookPath)}`,
+    `${env}certbot certonly --non-interactive --agree-tos --email ${shellQuote(spec.email)} --server ${shellQuote(spec.acmeServer)} ` +
+      `--webroot -w ${shellQuote(webroot)} --cert-name ${shellQuote(`berth-${site}`)} --keep-until-expiring --expand ` +
+      `--deploy-hook ${shellQuote(hookPath)} ${spec.hostnames.map((h) => `-d ${shellQuote(h)}`).join(" ")}`,
+    // A first issue runs the hook; a kept certificate does not, so make sure nginx has it.
+    `live=/etc/letsencrypt/live/${shellQuote(`berth-${site}`)}`,
+    `if ! cmp -s "$live/fullchain.pem" ${shellQuote(spec.certificatePath)}; then RENEWED_LINEAGE="$live" ${shellQuote(hookPath)}; fi`,
+    `openssl x509 -noout -issuer -enddate -in ${shellQuote(spec.certificatePath)}`,
+    "",
+  ].join("\n");
+}

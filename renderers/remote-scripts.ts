@@ -1,0 +1,308 @@
+/**
+ * Bash scripts run as root on the host by @pulumi/command's remote.Command.
+ * Every script starts with `set -euo pipefail`, can be re-run any number of
+ * times with the same result, and never contains secrets: secret content is
+ * passed on stdin (remote.Command's `stdin`), so it stays out of the command
+ * text that Pulumi shows in previews and keeps in state. Non-secret content
+ * (vhosts, unit files) is embedded with quoted heredocs so `pulumi preview`
+ * shows a readable diff. The scripts assume bash is the login shell of the
+ * SSH user (Debian's root), as remote.Command hands the text to that shell.
+ */
+import { checkSiteName } from "./nginx-vhost";
+import { shellQuote } from "./shell";
+import { POSIX_NAME, POSIX_NAME_ALLOWED, RenderError, array, fsPath, matchString, show } from "./validate";
+
+export { RenderError } from "./validate";
+
+/** Installs stdin as a file, atomically. */
+export interface InstallFileScriptSpec {
+  /** Absolute destination path. Its directory is created (mode 0750) if missing. */
+  path: string;
+  /** Octal permission bits, e.g. `"0600"` (`^0?[0-7]{3}$`). */
+  mode: string;
+  /** Owning user, `^[a-z_][a-z0-9_-]{0,31}$`; must exist on the host. */
+  owner: string;
+  /** Owning group, same pattern; must exist on the host. */
+  group: string;
+}
+
+/** Installs one berth nginx site file, checked by `nginx -t` before nginx reloads. */
+export interface InstallNginxSiteScriptSpec {
+  /** Site name (same rules as NginxVhostSpec.siteName); the file is `<confDir>/berth-<siteName>.conf`. */
+  siteName: string;
+  /** The vhost text (from renderNginxVhost). Written with a trailing newline. */
+  content: string;
+  /**
+   * Directory nginx includes `*.conf` from.
+   * @default "/etc/nginx/conf.d"
+   */
+  confDir?: string;
+}
+
+/** Removes one berth nginx site file. */
+export interface RemoveNginxSiteScriptSpec {
+  /** Site name; removes `<confDir>/berth-<siteName>.conf`. */
+  siteName: string;
+  /** @default "/etc/nginx/conf.d" */
+  confDir?: string;
+}
+
+/** One unit file to install in /etc/systemd/system. */
+export interface UnitFile {
+  /** File name with suffix, e.g. `berth-backup.timer` (`^[a-z0-9][a-z0-9_.@-]{0,63}\.(service|timer|socket|path|target)$`). */
+  fileName: string;
+  /** Unit text (from renderSystemdService/renderSystemdTimer). Written with a trailing newline. */
+  content: string;
+}
+
+/** Installs unit files and (re)starts what needs it. */
+export interface InstallSystemdUnitsScriptSpec {
+  /** Unit files to write; a file is only replaced when its content changed. */
+  units: UnitFile[];
+  /**
+   * Units to `systemctl enable --now`, then require to be active. List
+   * long-running services and timers; never the oneshot service a timer
+   * activates (enabling starts it, runs the job inline, and it is inactive
+   * afterwards, which this script reports as a failure).
+   */
+  enable: string[];
+  /**
+   * Units to `systemctl restart` when their own file changed in this run
+   * (each must be one of `units`). A changed oneshot service needs no entry:
+   * its timer runs the new file next time. Changing a timer file needs its
+   * entry here for the new schedule to take effect.
+   */
+  restartOnChange: string[];
+}
+
+/** Disables and removes unit files. */
+export interface RemoveSystemdUnitsScriptSpec {
+  /** File names with suffix; missing or never-loaded units are fine. */
+  fileNames: string[];
+}
+
+const DEFAULT_CONF_DIR = "/etc/nginx/conf.d";
+const UNIT_DIR = "/etc/systemd/system";
+const LOCK_DIR = "/run/lock";
+const UNIT_FILE = /^[a-z0-9][a-z0-9_.@-]{0,63}\.(service|timer|socket|path|target)$/;
+const MODE = /^0?[0-7]{3}$/;
+
+function unitFile(field: string, value: unknown): string {
+  return matchString(field, value, UNIT_FILE, "a unit file name such as app.service or backup.timer (pattern ^[a-z0-9][a-z0-9_.@-]{0,63}\\.(service|timer|socket|path|target)$)");
+}
+
+/**
+ * Quoted heredoc (`<<'DELIM'`): bash expands nothing inside, so the only way
+ * content can escape is a line equal to the delimiter; that is refused.
+ */
+function heredoc(field: string, content: unknown, delimiter: string, redirect: string): string {
+  if (typeof content !== "string") throw new RenderError(field, `must be a string, got ${show(content)}`);
+  if (content.includes("\0")) throw new RenderError(field, "must not contain NUL characters");
+  if (content.includes(delimiter)) throw new RenderError(field, `must not contain the heredoc delimiter ${delimiter}`);
+  const body = content.endsWith("\n") ? content : `${content}\n`;
+  return `cat >${redirect} <<'${delimiter}'\n${body}${delimiter}`;
+}
+
+/**
+ * stdin → `path`: written to a mktemp file in the destination directory (same
+ * filesystem, so the final `mv -f` is an atomic rename), with mode and owner
+ * set before the rename so the file never exists with looser permissions.
+ */
+export function renderInstallFileScript(spec: InstallFileScriptSpec): string {
+  const path = fsPath("path", spec.path);
+  if (path.endsWith("/")) throw new RenderError("path", `must name a file, not a directory, got ${show(path)}`);
+  const mode = matchString("mode", spec.mode, MODE, 'octal permission bits such as "0600" or "640" (pattern ^0?[0-7]{3}$)');
+  const owner = matchString("owner", spec.owner, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const group = matchString("group", spec.group, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  return `set -euo pipefail
+target=${shellQuote(path)}
+dir=${shellQuote(dir)}
+if [ ! -d "$dir" ]; then
+  install -d -m 0750 "$dir"
+fi
+tmp=$(mktemp "$dir/.berth-install.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp"
+chmod ${mode} "$tmp"
+chown ${shellQuote(`${owner}:${group}`)} "$tmp"
+mv -f "$tmp" "$target"
+trap - EXIT
+`;
+}
+
+// Shared by install and remove: one nginx config change at a time on a host.
+function nginxLock(): string {
+  return `mkdir -p ${LOCK_DIR}
+exec 9>${LOCK_DIR}/berth-nginx.lock
+flock -w 300 9`;
+}
+
+// A file starting with `.` and not ending in `.conf` is outside nginx's `include conf.d/*.conf`.
+function siteFile(spec: { siteName: unknown; confDir?: unknown }): { confDir: string; target: string; hidden: string } {
+  const siteName = checkSiteName("siteName", spec.siteName);
+  const confDir = spec.confDir === undefined ? DEFAULT_CONF_DIR : fsPath("confDir", spec.confDir);
+  return { confDir, target: `${confDir}/berth-${siteName}.conf`, hidden: `${confDir}/.berth-${siteName}` };
+}
+
+/**
+ * Puts the vhost in place and reloads nginx, or leaves nginx exactly as it
+ * was: under a lock, the old file is kept aside, `nginx -t` checks the whole
+ * config with the new file, and on failure the old file comes back (or the
+ * new one goes, if there was none) and the script exits 1 with nginx's
+ * message, so the deploy fails while nginx keeps serving the old config.
+ */
+export function renderInstallNginxSiteScript(spec: InstallNginxSiteScriptSpec): string {
+  const { confDir, target, hidden } = siteFile(spec);
+  const write = heredoc("content", spec.content, "BERTH_NGINX_SITE_EOF", '"$new"');
+  return `set -euo pipefail
+conf_dir=${shellQuote(confDir)}
+target=${shellQuote(target)}
+${nginxLock()}
+mkdir -p "$conf_dir"
+new=$(mktemp ${shellQuote(`${hidden}.new.XXXXXX`)})
+backup=""
+cleanup() { rm -f "$new"; if [ -n "$backup" ]; then rm -f "$backup"; fi; }
+trap cleanup EXIT
+${write}
+chmod 0644 "$new"
+ensure_running() {
+  if systemctl is-active --quiet nginx; then
+    systemctl reload nginx
+  else
+    systemctl start nginx
+  fi
+}
+if [ -f "$target" ] && cmp -s "$new" "$target"; then
+  echo "berth: $target unchanged"
+  if ! systemctl is-active --quiet nginx; then systemctl start nginx; fi
+  exit 0
+fi
+if [ -e "$target" ]; then
+  backup=$(mktemp ${shellQuote(`${hidden}.old.XXXXXX`)})
+  cp -p "$target" "$backup"
+fi
+mv -f "$new" "$target"
+if ! out=$(nginx -t 2>&1); then
+  if [ -n "$backup" ]; then
+    mv -f "$backup" "$target"
+    backup=""
+  else
+    rm -f "$target"
+  fi
+  printf 'berth: nginx -t rejected %s; the previous configuration is back in place.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+ensure_running
+echo "berth: installed $target"
+`;
+}
+
+/** Removes the site file, checks the config and reloads; succeeds if the file is already gone. */
+export function renderRemoveNginxSiteScript(spec: RemoveNginxSiteScriptSpec): string {
+  const { target, hidden } = siteFile(spec);
+  return `set -euo pipefail
+target=${shellQuote(target)}
+${nginxLock()}
+if [ ! -e "$target" ]; then
+  echo "berth: $target already absent"
+  exit 0
+fi
+backup=$(mktemp ${shellQuote(`${hidden}.old.XXXXXX`)})
+trap 'rm -f "$backup"' EXIT
+mv -f "$target" "$backup"
+if ! out=$(nginx -t 2>&1); then
+  mv -f "$backup" "$target"
+  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+if systemctl is-active --quiet nginx; then
+  systemctl reload nginx
+fi
+echo "berth: removed $target"
+`;
+}
+
+/**
+ * Writes changed unit files (temp file + atomic `mv`), reloads systemd,
+ * enables and starts `enable`, restarts the `restartOnChange` units whose
+ * file changed, then fails if any `enable` unit is not active. The check
+ * waits 2 s first so a service that crashes right after exec is caught.
+ */
+export function renderInstallSystemdUnitsScript(spec: InstallSystemdUnitsScriptSpec): string {
+  const units = array<UnitFile>("units", spec.units).map((u, i) => {
+    if (typeof u !== "object" || u === null) throw new RenderError(`units[${i}]`, "must be an object with fileName and content");
+    return { fileName: unitFile(`units[${i}].fileName`, u.fileName), content: u.content };
+  });
+  const names = units.map((u) => u.fileName);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) throw new RenderError(`units[${i}].fileName`, `duplicates ${show(n)}`);
+  });
+  const enable = array<unknown>("enable", spec.enable).map((u, i) => unitFile(`enable[${i}]`, u));
+  const restart = array<unknown>("restartOnChange", spec.restartOnChange).map((u, i) => {
+    const name = unitFile(`restartOnChange[${i}]`, u);
+    if (!names.includes(name)) throw new RenderError(`restartOnChange[${i}]`, `must be one of the units' file names (${names.join(", ") || "none given"}), got ${show(name)}`);
+    return name;
+  });
+  const parts: string[] = [
+    `set -euo pipefail
+unit_dir=${UNIT_DIR}
+declare -A changed=()
+tmp=""
+trap 'if [ -n "$tmp" ]; then rm -f "$tmp"; fi' EXIT
+install_unit() {
+  local name=$1
+  if [ -f "$unit_dir/$name" ] && cmp -s "$tmp" "$unit_dir/$name"; then
+    rm -f "$tmp"
+  else
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$unit_dir/$name"
+    changed[$name]=1
+    echo "berth: wrote $unit_dir/$name"
+  fi
+  tmp=""
+}`,
+  ];
+  units.forEach((u, i) => {
+    parts.push(`tmp=$(mktemp "$unit_dir/.berth-unit.XXXXXX")
+${heredoc(`units[${i}].content`, u.content, "BERTH_UNIT_EOF", '"$tmp"')}
+install_unit ${shellQuote(u.fileName)}`);
+  });
+  parts.push("systemctl daemon-reload");
+  for (const u of enable) parts.push(`systemctl enable --now ${shellQuote(u)}`);
+  for (const u of restart) {
+    parts.push(`if [ -n "\${changed[${shellQuote(u)}]:-}" ]; then
+  systemctl restart ${shellQuote(u)}
+fi`);
+  }
+  if (enable.length > 0) {
+    parts.push(`sleep 2
+failed=0
+for unit in ${enable.map(shellQuote).join(" ")}; do
+  if ! systemctl is-active --quiet "$unit"; then
+    echo "berth: $unit is not active after enable --now:" >&2
+    systemctl status --no-pager --lines=20 "$unit" >&2 || true
+    failed=1
+  fi
+done
+exit "$failed"`);
+  }
+  return parts.join("\n") + "\n";
+}
+
+/** Stops, disables and deletes unit files; units that are missing or not loaded are skipped quietly. */
+export function renderRemoveSystemdUnitsScript(spec: RemoveSystemdUnitsScriptSpec): string {
+  const files = array<unknown>("fileNames", spec.fileNames).map((u, i) => unitFile(`fileNames[${i}]`, u));
+  const list = files.map(shellQuote).join(" ");
+  return `set -euo pipefail
+unit_dir=${UNIT_DIR}
+for unit in ${list}; do
+  systemctl disable --now "$unit" 2>/dev/null || true
+  rm -f "$unit_dir/$unit"
+done
+systemctl daemon-reload
+for unit in ${list}; do
+  systemctl reset-failed "$unit" 2>/dev/null || true
+done
+`;
+}
