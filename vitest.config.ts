@@ -29,8 +29,8 @@ export default defineConfig({
           testTimeout: 900_000,
           hookTimeout: 3_600_000,
           // One stack, one devhost: the end-to-end files share both, so they run one at a time.
-          fileParallelism: false,
-          sequence: { concurrent: false },
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

@@ -3,29 +3,25 @@
  * as root over SSH, are idempotent, and never carry a secret in their text (secrets come on stdin,
  * and private keys are made on the host and never leave it).
  */
+import { checkSiteName } from "./nginx-vhost";
 import { shellQuote } from "./shell";
+import { array, fsPath, intInRange, matchString } from "./validate";
 
-export class HostScriptError extends Error {
-  constructor(field: string, allowed: string) {
-    super(`${field}: must be ${allowed}`);
-    this.name = "HostScriptError";
-  }
-}
+export { RenderError } from "./validate";
 
-const SITE = /^[a-z][a-z0-9-]{0,30}$/;
 const PACKAGE = /^[a-z0-9][a-z0-9+.-]{1,62}$/;
 const COMMAND = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const PATH = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
 const HOST = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/;
 
-function check(value: string, re: RegExp, field: string, allowed: string): string {
-  if (!re.test(value) || value.split("/").includes("..")) throw new HostScriptError(field, allowed);
-  return value;
+function hostnames(field: string, value: unknown): string[] {
+  return array<string>(field, value, 1).map((h, i) => matchString(`${field}[${i}]`, h, HOST, "a lowercase hostname"));
 }
 
 /** The directories berth owns on a host, per site. */
 export function siteDirs(site: string) {
-  check(site, SITE, "siteName", "a site name ([a-z][a-z0-9-]{0,30})");
+  checkSiteName("siteName", site);
   return {
     config: `/etc/berth/${site}`,
     tls: `/etc/berth/${site}/tls`,
@@ -44,9 +40,9 @@ export interface HostBootstrapSpec {
 
 export function renderHostBootstrapScript(spec: HostBootstrapSpec): string {
   const dirs = siteDirs(spec.siteName);
-  const pairs = spec.requires.map(({ command, package: pkg }) => {
-    check(command, COMMAND, "requires.command", "a command name");
-    check(pkg, PACKAGE, "requires.package", "a Debian package name");
+  const pairs = spec.requires.map(({ command, package: pkg }, i) => {
+    matchString(`requires[${i}].command`, command, COMMAND, "a command name");
+    matchString(`requires[${i}].package`, pkg, PACKAGE, "a Debian package name");
     return `${command}:${pkg}`;
   });
   return [
@@ -84,15 +80,12 @@ export interface SelfSignedSpec {
  * sidecar file), else left alone so repeated runs keep the same certificate.
  */
 export function renderSelfSignedScript(spec: SelfSignedSpec): string {
-  const cert = check(spec.certificatePath, PATH, "certificatePath", "an absolute path");
-  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
-  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
-  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
-  if (!Number.isInteger(spec.validityDays) || spec.validityDays < 1 || spec.validityDays > 3650) {
-    throw new HostScriptError("validityDays", "a whole number of days from 1 to 3650");
-  }
-  const san = spec.hostnames.map((h) => `DNS:${h}`).join(",");
-  const cn = spec.hostnames[0]!.replace(/^\*\./, "wildcard.");
+  const cert = fsPath("certificatePath", spec.certificatePath);
+  const key = fsPath("keyPath", spec.keyPath);
+  const names = hostnames("hostnames", spec.hostnames);
+  const days = intInRange("validityDays", spec.validityDays, 1, 3650);
+  const san = names.map((h) => `DNS:${h}`).join(",");
+  const cn = names[0]!.replace(/^\*\./, "wildcard.");
   const guard = spec.onlyIfMissing
     ? `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && { echo "berth: certificate present"; exit 0; }`
     : `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && [ "$(cat ${shellQuote(cert + ".names")} 2>/dev/null)" = ${shellQuote(san)} ] && { echo "berth: certificate current"; exit 0; }`;
@@ -103,7 +96,7 @@ export function renderSelfSignedScript(spec: SelfSignedSpec): string {
     `tmp=$(mktemp -d "$(dirname ${shellQuote(key)})/.selfsigned.XXXXXX")`,
     'trap \'rm -rf "$tmp"\' EXIT',
     "umask 077",
-    `openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days ${spec.validityDays} -subj ${shellQuote(`/CN=${cn}`)} -addext ${shellQuote(`subjectAltName=${san}`)} -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null`,
+    `openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days ${days} -subj ${shellQuote(`/CN=${cn}`)} -addext ${shellQuote(`subjectAltName=${san}`)} -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null`,
     "chmod 0644 \"$tmp/cert.pem\"",
     `mv -f "$tmp/key.pem" ${shellQuote(key)}`,
     `mv -f "$tmp/cert.pem" ${shellQuote(cert)}`,
@@ -125,15 +118,14 @@ export interface OriginCsrSpec {
  * it on stdout. The key never leaves the host; only the CSR goes to Cloudflare.
  */
 export function renderOriginCsrScript(spec: OriginCsrSpec): string {
-  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
-  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
-  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
-  const san = spec.hostnames.map((h) => `DNS:${h}`).join(",");
+  const key = fsPath("keyPath", spec.keyPath);
+  const names = hostnames("hostnames", spec.hostnames);
+  const san = names.map((h) => `DNS:${h}`).join(",");
   return [
     "set -euo pipefail",
     `install -d -m 0750 "$(dirname ${shellQuote(key)})"`,
     `if [ ! -s ${shellQuote(key)} ]; then (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${shellQuote(key + ".new")} 2>/dev/null); mv -f ${shellQuote(key + ".new")} ${shellQuote(key)}; fi`,
-    `openssl req -new -sha256 -key ${shellQuote(key)} -subj ${shellQuote(`/CN=${spec.hostnames[0]!.replace(/^\*\./, "wildcard.")}`)} -addext ${shellQuote(`subjectAltName=${san}`)}`,
+    `openssl req -new -sha256 -key ${shellQuote(key)} -subj ${shellQuote(`/CN=${names[0]!.replace(/^\*\./, "wildcard.")}`)} -addext ${shellQuote(`subjectAltName=${san}`)}`,
     "",
   ].join("\n");
 }
@@ -151,13 +143,10 @@ export interface CertbotSpec {
   keyPath: string;
 }
 
-const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$/;
-const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/;
-
 /** The deploy hook certbot keeps in its renewal config and runs after every issue and renewal. */
 export function renderCertbotDeployHook(spec: Pick<CertbotSpec, "certificatePath" | "keyPath">): string {
-  const cert = check(spec.certificatePath, PATH, "certificatePath", "an absolute path");
-  const key = check(spec.keyPath, PATH, "keyPath", "an absolute path");
+  const cert = fsPath("certificatePath", spec.certificatePath);
+  const key = fsPath("keyPath", spec.keyPath);
   return [
     "#!/bin/sh",
     "# Installed by berth: copies a renewed certificate to where nginx reads it, then reloads nginx.",
@@ -175,14 +164,13 @@ export function renderCertbotDeployHook(spec: Pick<CertbotSpec, "certificatePath
  * `--keep-until-expiring` makes a repeated run a no-op, and `--expand` adds new hostnames.
  */
 export function renderCertbotScript(spec: CertbotSpec): string {
-  const site = check(spec.siteName, SITE, "siteName", "a site name");
-  spec.hostnames.forEach((h) => check(h, HOST, "hostnames", "lowercase hostnames"));
-  if (spec.hostnames.length === 0) throw new HostScriptError("hostnames", "at least one hostname");
-  check(spec.email, EMAIL, "email", "an email address");
-  check(spec.acmeServer, HTTPS_URL, "acmeServer", "an https URL");
-  const webroot = check(spec.webroot, PATH, "webroot", "an absolute path");
+  const site = checkSiteName("siteName", spec.siteName);
+  const names = hostnames("hostnames", spec.hostnames);
+  matchString("email", spec.email, EMAIL, "an email address");
+  matchString("acmeServer", spec.acmeServer, HTTPS_URL, "an https URL");
+  const webroot = fsPath("webroot", spec.webroot);
   const hookPath = `/etc/berth/${site}/certbot-deploy-hook`;
-  const env = spec.acmeCaBundle ? `REQUESTS_CA_BUNDLE=${shellQuote(check(spec.acmeCaBundle, PATH, "acmeCaBundle", "an absolute path"))} ` : "";
+  const env = spec.acmeCaBundle ? `REQUESTS_CA_BUNDLE=${shellQuote(fsPath("acmeCaBundle", spec.acmeCaBundle))} ` : "";
   return [
     "set -euo pipefail",
     `cat > ${shellQuote(hookPath + ".new")} <<'BERTH_HOOK_EOF'`,
@@ -191,11 +179,11 @@ export function renderCertbotScript(spec: CertbotSpec): string {
     `chmod 0755 ${shellQuote(hookPath + ".new")} && mv -f ${shellQuote(hookPath + ".new")} ${shellQuote(hookPath)}`,
     `${env}certbot certonly --non-interactive --agree-tos --email ${shellQuote(spec.email)} --server ${shellQuote(spec.acmeServer)} ` +
       `--webroot -w ${shellQuote(webroot)} --cert-name ${shellQuote(`berth-${site}`)} --keep-until-expiring --expand ` +
-      `--deploy-hook ${shellQuote(hookPath)} ${spec.hostnames.map((h) => `-d ${shellQuote(h)}`).join(" ")}`,
+      `--deploy-hook ${shellQuote(hookPath)} ${names.map((h) => `-d ${shellQuote(h)}`).join(" ")}`,
     // A first issue runs the hook; a kept certificate does not, so make sure nginx has it.
     `live=/etc/letsencrypt/live/${shellQuote(`berth-${site}`)}`,
-    `if ! cmp -s "$live/fullchain.pem" ${shellQuote(spec.certificatePath)}; then RENEWED_LINEAGE="$live" ${shellQuote(hookPath)}; fi`,
-    `openssl x509 -noout -issuer -enddate -in ${shellQuote(spec.certificatePath)}`,
+    `if ! cmp -s "$live/fullchain.pem" ${shellQuote(fsPath("certificatePath", spec.certificatePath))}; then RENEWED_LINEAGE="$live" ${shellQuote(hookPath)}; fi`,
+    `openssl x509 -noout -issuer -enddate -in ${shellQuote(fsPath("certificatePath", spec.certificatePath))}`,
     "",
   ].join("\n");
 }

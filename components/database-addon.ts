@@ -1,0 +1,162 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+
+export interface DatabaseAddonArgs {
+  /** `postgres` (the app's database) or `redis` (cache and job queue, seed 004). */
+  engine: "postgres" | "redis";
+  /** Site name, written into the `berth.site` label. */
+  siteName: string;
+  /**
+   * Image repository.
+   * @default "postgres" or "redis"
+   */
+  image?: string;
+  /**
+   * Image tag.
+   * @default "16" for postgres, "7" for redis
+   */
+  tag?: string;
+  /** Docker network shared with the app; the addon answers there under its `hostAlias`. */
+  network: pulumi.Input<string>;
+  /**
+   * Host name of the addon on the app network, used in the URL.
+   * @default the engine name
+   */
+  hostAlias?: string;
+  /** Name of the Docker volume holding the data. Stable, so a re-created resource adopts the same data. */
+  volumeName: string;
+  /**
+   * Database name (postgres only).
+   * @default "app"
+   */
+  database?: string;
+  /**
+   * Database user (postgres only).
+   * @default "app"
+   */
+  user?: string;
+  /**
+   * Memory limit in MiB.
+   * @default 512 for postgres, 256 for redis
+   */
+  memoryMiB?: number;
+  /**
+   * Pulumi `protect` on the data volume, for production: `pulumi destroy` refuses to touch it.
+   * @default false
+   */
+  protect?: boolean;
+}
+
+/**
+ * A database in a container beside the app: a named volume that no upgrade, rollback or refactor
+ * deletes, a generated password, and a connection URL kept secret for the app's environment.
+ */
+export class DatabaseAddon extends pulumi.ComponentResource {
+  /** Connection URL for the app (secret). */
+  readonly url: pulumi.Output<string>;
+  /** The Docker volume holding the data. */
+  readonly volumeName: pulumi.Output<string>;
+  /** The addon's container name (for `docker exec` backups). */
+  readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: DatabaseAddonArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("berth:addon:DatabaseAddon", name, {}, opts);
+    const child = { parent: this };
+    const postgres = args.engine === "postgres";
+    const alias = args.hostAlias ?? args.engine;
+    const dataPath = postgres ? "/var/lib/postgresql/data" : "/data";
+
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      // Letters and digits only: the URL needs no escaping. The password is fixed at first init of
+      // the data directory, so it is never rotated by a keeper here.
+      { length: 32, special: false },
+      child,
+    );
+
+    const volume = new docker.Volume(
+      `${name}-data`,
+      { name: args.volumeName, labels: [{ label: "berth.site", value: args.siteName }] },
+      { ...child, retainOnDelete: true, protect: args.protect ?? false },
+    );
+
+    const image = new docker.RemoteImage(
+      `${name}-image`,
+      { name: `${args.image ?? args.engine}:${args.tag ?? (postgres ? "16" : "7")}`, keepLocally: true },
+      child,
+    );
+
+    const database = args.database ?? "app";
+    const user = args.user ?? "app";
+    const common = {
+      image: image.imageId,
+      restart: "unless-stopped",
+      memory: args.memoryMiB ?? (postgres ? 512 : 256),
+      networksAdvanced: [{ name: args.network, aliases: [alias] }],
+      volumes: [{ volumeName: volume.name, containerPath: dataPath }],
+      labels: [
+        { label: "berth.site", value: args.siteName },
+        { label: "berth.addon", value: args.engine },
+      ],
+      logDriver: "json-file",
+      logOpts: { "max-size": "10m", "max-file": "5" },
+      wait: true,
+      waitTimeout: 120,
+      mustRun: true,
+      // A clean shutdown flushes to disk; Docker's default 10 s can cut a checkpoint short.
+      stopTimeout: 60,
+      destroyGraceSeconds: 60,
+    };
+    // Two database servers on one data directory corrupt it: the old container must stop before
+    // the new one starts, unlike the app's create-before-delete.
+    const replaceOrder = { ...child, deleteBeforeReplace: true };
+
+    const container = postgres
+      ? new docker.Container(
+          `${name}-server`,
+          {
+            ...common,
+            envs: [pulumi.interpolate`POSTGRES_PASSWORD=${password.result}`, `POSTGRES_USER=${user}`, `POSTGRES_DB=${database}`],
+            healthcheck: {
+              tests: ["CMD-SHELL", `pg_isready -q -U ${user} -d ${database}`],
+              interval: "2s",
+              timeout: "5s",
+              retries: 30,
+              startPeriod: "5s",
+            },
+          },
+          replaceOrder,
+        )
+      : new docker.Container(
+          `${name}-server`,
+          {
+            ...common,
+            command: [
+              "sh",
+              "-c",
+              // The password goes in through the environment, not argv, so `ps` on the host does not show it.
+              'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data',
+            ],
+            envs: [pulumi.interpolate`REDIS_PASSWORD=${password.result}`],
+            healthcheck: {
+              tests: ["CMD-SHELL", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG'],
+              interval: "2s",
+              timeout: "5s",
+              retries: 30,
+              startPeriod: "2s",
+            },
+          },
+          replaceOrder,
+        );
+
+    this.url = pulumi.secret(
+      postgres
+        ? pulumi.interpolate`postgres://${user}:${password.result}@${alias}:5432/${database}`
+        : pulumi.interpolate`redis://:${password.result}@${alias}:6379/0`,
+    );
+    this.volumeName = volume.name;
+    this.containerName = container.name;
+    this.registerOutputs({ url: this.url, volumeName: this.volumeName, containerName: this.containerName });
+  }
+}
