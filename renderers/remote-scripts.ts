@@ -268,17 +268,21 @@ install_unit() {
 ${heredoc(`units[${i}].content`, u.content, "BERTH_UNIT_EOF", '"$tmp"')}
 install_unit ${shellQuote(u.fileName)}`);
   });
-  parts.push("systemctl daemon-reload");
+  parts.push('echo "berth: ${#changed[@]} unit file(s) changed"\nsystemctl daemon-reload');
   for (const u of enable) parts.push(`systemctl enable --now ${shellQuote(u)}`);
-  for (const u of restart) {
-    parts.push(`if [ -n "\${changed[${shellQuote(u)}]:-}" ]; then
-  systemctl restart ${shellQuote(u)}
-fi`);
+  if (restart.length > 0) {
+    parts.push(`restart_on_change=(${restart.map(shellQuote).join(" ")})
+for unit in "\${restart_on_change[@]}"; do
+  if [ -n "\${changed[$unit]:-}" ]; then
+    systemctl restart "$unit"
+  fi
+done`);
   }
   if (enable.length > 0) {
-    parts.push(`sleep 2
+    parts.push(`enabled=(${enable.map(shellQuote).join(" ")})
+sleep 2
 failed=0
-for unit in ${enable.map(shellQuote).join(" ")}; do
+for unit in "\${enabled[@]}"; do
   if ! systemctl is-active --quiet "$unit"; then
     echo "berth: $unit is not active after enable --now:" >&2
     systemctl status --no-pager --lines=20 "$unit" >&2 || true
@@ -293,15 +297,15 @@ exit "$failed"`);
 /** Stops, disables and deletes unit files; units that are missing or not loaded are skipped quietly. */
 export function renderRemoveSystemdUnitsScript(spec: RemoveSystemdUnitsScriptSpec): string {
   const files = array<unknown>("fileNames", spec.fileNames).map((u, i) => unitFile(`fileNames[${i}]`, u));
-  const list = files.map(shellQuote).join(" ");
   return `set -euo pipefail
 unit_dir=${UNIT_DIR}
-for unit in ${list}; do
+units=(${files.map(shellQuote).join(" ")})
+for unit in "\${units[@]}"; do
   systemctl disable --now "$unit" 2>/dev/null || true
   rm -f "$unit_dir/$unit"
 done
 systemctl daemon-reload
-for unit in ${list}; do
+for unit in "\${units[@]}"; do
   systemctl reset-failed "$unit" 2>/dev/null || true
 done
 `;

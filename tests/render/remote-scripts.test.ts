@@ -1,0 +1,392 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderNginxVhost } from "../../renderers/nginx-vhost";
+import {
+  RenderError,
+  renderInstallFileScript,
+  renderInstallNginxSiteScript,
+  renderInstallSystemdUnitsScript,
+  renderRemoveNginxSiteScript,
+  renderRemoveSystemdUnitsScript,
+} from "../../renderers/remote-scripts";
+import { renderSystemdService, renderSystemdTimer } from "../../renderers/systemd-unit";
+import { PATH, nginxPrefix, run, tempDir } from "./helpers";
+import { api, backup, timer } from "./systemd-fixtures";
+
+const INSTALL_FILE = `set -euo pipefail
+target='/etc/berth/shop/app.env'
+dir='/etc/berth/shop'
+if [ ! -d "$dir" ]; then
+  install -d -m 0750 "$dir"
+fi
+tmp=$(mktemp "$dir/.berth-install.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp"
+chmod 0600 "$tmp"
+chown 'root:berth' "$tmp"
+mv -f "$tmp" "$target"
+trap - EXIT
+`;
+
+const REMOVE_SITE = `set -euo pipefail
+target='/etc/nginx/conf.d/berth-shop.conf'
+mkdir -p /run/lock
+exec 9>/run/lock/berth-nginx.lock
+flock -w 300 9
+if [ ! -e "$target" ]; then
+  echo "berth: $target already absent"
+  exit 0
+fi
+backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
+trap 'rm -f "$backup"' EXIT
+mv -f "$target" "$backup"
+if ! out=$(nginx -t 2>&1); then
+  mv -f "$backup" "$target"
+  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+if systemctl is-active --quiet nginx; then
+  systemctl reload nginx
+fi
+echo "berth: removed $target"
+`;
+
+const REMOVE_UNITS = `set -euo pipefail
+unit_dir=/etc/systemd/system
+units=('berth-backup.timer' 'berth-backup.service')
+for unit in "\${units[@]}"; do
+  systemctl disable --now "$unit" 2>/dev/null || true
+  rm -f "$unit_dir/$unit"
+done
+systemctl daemon-reload
+for unit in "\${units[@]}"; do
+  systemctl reset-failed "$unit" 2>/dev/null || true
+done
+`;
+
+const INSTALL_UNITS = `set -euo pipefail
+unit_dir=/etc/systemd/system
+declare -A changed=()
+tmp=""
+trap 'if [ -n "$tmp" ]; then rm -f "$tmp"; fi' EXIT
+install_unit() {
+  local name=$1
+  if [ -f "$unit_dir/$name" ] && cmp -s "$tmp" "$unit_dir/$name"; then
+    rm -f "$tmp"
+  else
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$unit_dir/$name"
+    changed[$name]=1
+    echo "berth: wrote $unit_dir/$name"
+  fi
+  tmp=""
+}
+tmp=$(mktemp "$unit_dir/.berth-unit.XXXXXX")
+cat >"$tmp" <<'BERTH_UNIT_EOF'
+[Service]
+ExecStart=/usr/bin/true
+BERTH_UNIT_EOF
+install_unit 'berth-backup.service'
+tmp=$(mktemp "$unit_dir/.berth-unit.XXXXXX")
+cat >"$tmp" <<'BERTH_UNIT_EOF'
+[Timer]
+OnCalendar=daily
+BERTH_UNIT_EOF
+install_unit 'berth-backup.timer'
+echo "berth: \${#changed[@]} unit file(s) changed"
+systemctl daemon-reload
+systemctl enable --now 'berth-backup.timer'
+restart_on_change=('berth-backup.timer')
+for unit in "\${restart_on_change[@]}"; do
+  if [ -n "\${changed[$unit]:-}" ]; then
+    systemctl restart "$unit"
+  fi
+done
+enabled=('berth-backup.timer')
+sleep 2
+failed=0
+for unit in "\${enabled[@]}"; do
+  if ! systemctl is-active --quiet "$unit"; then
+    echo "berth: $unit is not active after enable --now:" >&2
+    systemctl status --no-pager --lines=20 "$unit" >&2 || true
+    failed=1
+  fi
+done
+exit "$failed"
+`;
+
+const INSTALL_SITE = `set -euo pipefail
+conf_dir='/etc/nginx/conf.d'
+target='/etc/nginx/conf.d/berth-shop.conf'
+mkdir -p /run/lock
+exec 9>/run/lock/berth-nginx.lock
+flock -w 300 9
+mkdir -p "$conf_dir"
+new=$(mktemp '/etc/nginx/conf.d/.berth-shop.new.XXXXXX')
+backup=""
+cleanup() { rm -f "$new"; if [ -n "$backup" ]; then rm -f "$backup"; fi; }
+trap cleanup EXIT
+cat >"$new" <<'BERTH_NGINX_SITE_EOF'
+server {}
+BERTH_NGINX_SITE_EOF
+chmod 0644 "$new"
+ensure_running() {
+  if systemctl is-active --quiet nginx; then
+    systemctl reload nginx
+  else
+    systemctl start nginx
+  fi
+}
+if [ -f "$target" ] && cmp -s "$new" "$target"; then
+  echo "berth: $target unchanged"
+  if ! systemctl is-active --quiet nginx; then systemctl start nginx; fi
+  exit 0
+fi
+if [ -e "$target" ]; then
+  backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
+  cp -p "$target" "$backup"
+fi
+mv -f "$new" "$target"
+if ! out=$(nginx -t 2>&1); then
+  if [ -n "$backup" ]; then
+    mv -f "$backup" "$target"
+    backup=""
+  else
+    rm -f "$target"
+  fi
+  printf 'berth: nginx -t rejected %s; the previous configuration is back in place.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+ensure_running
+echo "berth: installed $target"
+`;
+
+const unitsSpec = {
+  units: [
+    { fileName: "berth-backup.service", content: "[Service]\nExecStart=/usr/bin/true\n" },
+    { fileName: "berth-backup.timer", content: "[Timer]\nOnCalendar=daily\n" },
+  ],
+  enable: ["berth-backup.timer"],
+  restartOnChange: ["berth-backup.timer"],
+};
+
+describe("remote scripts: exact output", () => {
+  it.each([
+    ["install file", () => renderInstallFileScript({ path: "/etc/berth/shop/app.env", mode: "0600", owner: "root", group: "berth" }), INSTALL_FILE],
+    ["remove nginx site", () => renderRemoveNginxSiteScript({ siteName: "shop" }), REMOVE_SITE],
+    ["remove systemd units", () => renderRemoveSystemdUnitsScript({ fileNames: ["berth-backup.timer", "berth-backup.service"] }), REMOVE_UNITS],
+    ["install systemd units", () => renderInstallSystemdUnitsScript(unitsSpec), INSTALL_UNITS],
+    ["install nginx site", () => renderInstallNginxSiteScript({ siteName: "shop", content: "server {}\n" }), INSTALL_SITE],
+  ] as [string, () => string, string][])("%s", (_name, render, expected) => {
+    const script = render();
+    expect(script).toBe(expected);
+    expect(script.startsWith("set -euo pipefail\n")).toBe(true);
+  });
+
+  it("adds the missing final newline to heredoc content and honours confDir", () => {
+    const script = renderInstallNginxSiteScript({ siteName: "shop", content: "server {}", confDir: "/etc/nginx/sites-enabled" });
+    expect(script).toContain("<<'BERTH_NGINX_SITE_EOF'\nserver {}\nBERTH_NGINX_SITE_EOF\n");
+    expect(script).toContain("target='/etc/nginx/sites-enabled/berth-shop.conf'\n");
+  });
+});
+
+describe("remote scripts: rejected values", () => {
+  it.each([
+    ["install file: relative path", () => renderInstallFileScript({ path: "app.env", mode: "0600", owner: "root", group: "root" }), /^path: must be an absolute path/],
+    ["install file: path with quote", () => renderInstallFileScript({ path: "/etc/a'b", mode: "0600", owner: "root", group: "root" }), /^path: /],
+    ["install file: mode 8", () => renderInstallFileScript({ path: "/etc/a", mode: "0800", owner: "root", group: "root" }), /^mode: must be octal permission bits/],
+    ["install file: mode with setuid", () => renderInstallFileScript({ path: "/etc/a", mode: "4755", owner: "root", group: "root" }), /^mode: /],
+    ["install file: owner with ;", () => renderInstallFileScript({ path: "/etc/a", mode: "0600", owner: "root;reboot", group: "root" }), /^owner: must be a user\/group name/],
+    ["install file: group with :", () => renderInstallFileScript({ path: "/etc/a", mode: "0600", owner: "root", group: "a:b" }), /^group: /],
+    ["nginx site: bad site name", () => renderInstallNginxSiteScript({ siteName: "../x", content: "" }), /^siteName: must be a site name/],
+    ["nginx site: confDir with space", () => renderInstallNginxSiteScript({ siteName: "x", content: "", confDir: "/etc/nginx conf" }), /^confDir: /],
+    ["nginx site: content holding the delimiter", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\nBERTH_NGINX_SITE_EOF\nrm -rf /\n" }), /^content: must not contain the heredoc delimiter BERTH_NGINX_SITE_EOF/],
+    ["nginx site: content with NUL", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\0" }), /^content: must not contain NUL/],
+    ["remove site: bad site name", () => renderRemoveNginxSiteScript({ siteName: "x y" }), /^siteName: /],
+    ["units: file name without suffix", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "backup", content: "" }], enable: [], restartOnChange: [] }), /^units\[0\]\.fileName: must be a unit file name/],
+    ["units: duplicate file", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "a.service", content: "" }, { fileName: "a.service", content: "" }], enable: [], restartOnChange: [] }), /^units\[1\]\.fileName: duplicates "a\.service"/],
+    ["units: content holding the delimiter", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "a.service", content: "BERTH_UNIT_EOF" }], enable: [], restartOnChange: [] }), /^units\[0\]\.content: must not contain the heredoc delimiter/],
+    ["units: enable with $(...)", () => renderInstallSystemdUnitsScript({ units: [], enable: ["$(reboot).service"], restartOnChange: [] }), /^enable\[0\]: /],
+    ["units: restartOnChange not among units", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "a.service", content: "" }], enable: [], restartOnChange: ["b.service"] }), /^restartOnChange\[0\]: must be one of the units' file names \(a\.service\)/],
+    ["remove units: name with space", () => renderRemoveSystemdUnitsScript({ fileNames: ["a.service b.service"] }), /^fileNames\[0\]: /],
+  ] as [string, () => string, RegExp][])("%s", (_name, render, message) => {
+    expect(render).toThrow(RenderError);
+    expect(render).toThrow(message);
+  });
+
+  it("property: arbitrary heredoc content is refused or embedded verbatim between the delimiters", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.array(fc.constantFrom("BERTH_NGINX_SITE_EOF", "x", "'", "$(id)", "", "EOF"), { maxLength: 6 }).map((l) => l.join("\n"))), (content) => {
+        let script: string;
+        try {
+          script = renderInstallNginxSiteScript({ siteName: "shop", content });
+        } catch (e) {
+          expect(e).toBeInstanceOf(RenderError);
+          return;
+        }
+        const start = script.indexOf("<<'BERTH_NGINX_SITE_EOF'\n") + "<<'BERTH_NGINX_SITE_EOF'\n".length;
+        const end = script.indexOf("\nBERTH_NGINX_SITE_EOF\n", start - 1);
+        const body = content.endsWith("\n") ? content : `${content}\n`;
+        expect(script.slice(start, end + 1)).toBe(body);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** Every script the components can produce, for shellcheck. */
+function allScripts(): [string, string][] {
+  const vhost = renderNginxVhost({
+    siteName: "shop",
+    serverNames: ["example.com"],
+    listen: { http: 80, https: 443 },
+    tls: { certificatePath: "/etc/berth/tls/fullchain.pem", keyPath: "/etc/berth/tls/privkey.pem" },
+    acmeWebroot: "/var/lib/berth/acme",
+    upstream: { host: "127.0.0.1", port: 3000 },
+    staticRoot: "/srv/shop",
+    proxiedPaths: ["/api"],
+    clientMaxBodySize: "10m",
+    gzip: true,
+    hsts: null,
+    maintenance: { enabled: true, healthPath: "/healthz" },
+  });
+  return [
+    ["install file", renderInstallFileScript({ path: "/etc/berth/shop/app.env", mode: "600", owner: "berth", group: "berth" })],
+    ["install file at /", renderInstallFileScript({ path: "/x", mode: "0644", owner: "root", group: "root" })],
+    ["install nginx site (real vhost)", renderInstallNginxSiteScript({ siteName: "shop", content: vhost })],
+    ["remove nginx site", renderRemoveNginxSiteScript({ siteName: "shop", confDir: "/etc/nginx/sites-enabled" })],
+    [
+      "install systemd units (real units)",
+      renderInstallSystemdUnitsScript({
+        units: [
+          { fileName: "berth-api.service", content: renderSystemdService(api) },
+          { fileName: "berth-backup.service", content: renderSystemdService(backup) },
+          { fileName: "berth-backup.timer", content: renderSystemdTimer(timer) },
+        ],
+        enable: ["berth-api.service", "berth-backup.timer"],
+        restartOnChange: ["berth-api.service", "berth-backup.timer"],
+      }),
+    ],
+    ["install systemd units, nothing to enable", renderInstallSystemdUnitsScript({ units: [{ fileName: "a.service", content: "" }], enable: [], restartOnChange: [] })],
+    ["remove systemd units", renderRemoveSystemdUnitsScript({ fileNames: ["berth-backup.timer", "berth-backup.service", "berth-api.service"] })],
+    ["remove no systemd units", renderRemoveSystemdUnitsScript({ fileNames: [] })],
+  ];
+}
+
+describe("remote scripts: shellcheck", () => {
+  it.each(allScripts())("shellcheck -s bash: %s", async (_name, script) => {
+    const r = await run("shellcheck", ["-s", "bash", "-"], { input: script });
+    expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
+  });
+});
+
+/**
+ * A PATH prefix with fake `systemctl` (logs its arguments, reports nginx
+ * active unless told otherwise) and an `nginx` that runs the real binary
+ * against a throwaway prefix, so the install/remove scripts run for real
+ * without touching the machine's nginx.
+ */
+function fakeHost(opts: { nginxActive: boolean }) {
+  const n = nginxPrefix();
+  const bin = tempDir("bin");
+  const log = join(bin, "systemctl.log");
+  writeFileSync(log, "");
+  writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> '${log}'\nif [ "$1" = is-active ]; then exit ${opts.nginxActive ? 0 : 3}; fi\nexit 0\n`);
+  writeFileSync(join(bin, "nginx"), `#!/bin/sh\nexec ${realNginx} ${n.args.map((a) => `'${a}'`).join(" ")} "$@"\n`);
+  chmodSync(join(bin, "systemctl"), 0o755);
+  chmodSync(join(bin, "nginx"), 0o755);
+  const runScript = (script: string, input?: string) => run("bash", ["-c", script], { input, env: { PATH: `${bin}:${PATH}` } });
+  const calls = () => readFileSync(log, "utf8").trim().split("\n").filter(Boolean);
+  return { ...n, runScript, calls, clearCalls: () => writeFileSync(log, "") };
+}
+const realNginx = "/usr/sbin/nginx";
+
+describe("remote scripts: run for real against a throwaway nginx prefix", () => {
+  const vhost = (siteName: string, logs: string) =>
+    renderNginxVhost({
+      siteName,
+      serverNames: [`${siteName}.example.com`],
+      listen: { http: 8080, https: 8443 },
+      tls: null,
+      acmeWebroot: null,
+      upstream: { host: "127.0.0.1", port: 3000 },
+      staticRoot: null,
+      proxiedPaths: [],
+      clientMaxBodySize: "1m",
+      gzip: true,
+      hsts: null,
+      maintenance: { enabled: false, healthPath: "/healthz" },
+      logDir: logs,
+    });
+
+  it("installs, keeps an unchanged file, rolls back a broken one, removes", async () => {
+    expect(existsSync(realNginx), `${realNginx} missing`).toBe(true);
+    const host = fakeHost({ nginxActive: true });
+    const target = join(host.sites, "berth-shop.conf");
+    const good = vhost("shop", host.logs);
+
+    let r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: good, confDir: host.sites }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe(good);
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    expect(host.calls()).toEqual(["is-active --quiet nginx", "reload nginx"]);
+
+    host.clearCalls();
+    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: good, confDir: host.sites }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("unchanged");
+    expect(host.calls()).toEqual(["is-active --quiet nginx"]);
+
+    host.clearCalls();
+    const broken = good.replace("gzip on;", "gzip maybe;");
+    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: broken, confDir: host.sites }));
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/nginx -t rejected .*berth-shop\.conf; the previous configuration is back in place\.\n.*gzip/s);
+    expect(readFileSync(target, "utf8")).toBe(good);
+    expect(host.calls()).toEqual([]);
+    expect(readdirSync(host.sites)).toEqual(["berth-shop.conf"]);
+
+    r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(target)).toBe(false);
+    expect(host.calls()).toEqual(["is-active --quiet nginx", "reload nginx"]);
+    r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("already absent");
+    expect(readdirSync(host.sites)).toEqual([]);
+  });
+
+  it("a broken first install leaves no file; an inactive nginx is started, not reloaded", async () => {
+    const host = fakeHost({ nginxActive: false });
+    const target = join(host.sites, "berth-blog.conf");
+    let r = await host.runScript(renderInstallNginxSiteScript({ siteName: "blog", content: "server { listen nope; }\n", confDir: host.sites }));
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/listen/);
+    expect(readdirSync(host.sites)).toEqual([]);
+
+    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "blog", content: vhost("blog", host.logs), confDir: host.sites }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(target)).toBe(true);
+    expect(host.calls()).toEqual(["is-active --quiet nginx", "start nginx"]);
+  });
+
+  it("install file: stdin lands atomically with mode, owner and a 0750 parent directory", async () => {
+    const dir = join(tempDir("install"), "new", "sub");
+    const path = join(dir, "app.env");
+    const secret = "DATABASE_URL=\"postgres://u:p'$x@h/db\"\n";
+    const script = renderInstallFileScript({ path, mode: "0640", owner: "root", group: "root" });
+    expect(script).not.toContain("postgres");
+    mkdirSync(join(dir, ".."), { recursive: true });
+    let r = await run("bash", ["-c", script], { input: secret });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe(secret);
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expect(statSync(dir).mode & 0o777).toBe(0o750);
+    r = await run("bash", ["-c", script], { input: "second\n" });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(path, "utf8")).toBe("second\n");
+    expect(readdirSync(dir)).toEqual(["app.env"]);
+  });
+});
