@@ -87,6 +87,8 @@ export class DatabaseAddon extends pulumi.ComponentResource {
       child,
     );
 
+    // The provider marks `result` secret itself; saying so here keeps that true whatever it does.
+    const secretPassword = pulumi.secret(password.result);
     const database = args.database ?? "app";
     const user = args.user ?? "app";
     const common = {
@@ -117,7 +119,7 @@ export class DatabaseAddon extends pulumi.ComponentResource {
           `${name}-server`,
           {
             ...common,
-            envs: [pulumi.interpolate`POSTGRES_PASSWORD=${password.result}`, `POSTGRES_USER=${user}`, `POSTGRES_DB=${database}`],
+            envs: [pulumi.interpolate`POSTGRES_PASSWORD=${secretPassword}`, `POSTGRES_USER=${user}`, `POSTGRES_DB=${database}`],
             healthcheck: {
               tests: ["CMD-SHELL", `pg_isready -q -U ${user} -d ${database}`],
               interval: "2s",
@@ -138,7 +140,7 @@ export class DatabaseAddon extends pulumi.ComponentResource {
               // The password goes in through the environment, not argv, so `ps` on the host does not show it.
               'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data',
             ],
-            envs: [pulumi.interpolate`REDIS_PASSWORD=${password.result}`],
+            envs: [pulumi.interpolate`REDIS_PASSWORD=${secretPassword}`],
             healthcheck: {
               tests: ["CMD-SHELL", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG'],
               interval: "2s",
@@ -152,8 +154,8 @@ export class DatabaseAddon extends pulumi.ComponentResource {
 
     this.url = pulumi.secret(
       postgres
-        ? pulumi.interpolate`postgres://${user}:${password.result}@${alias}:5432/${database}`
-        : pulumi.interpolate`redis://:${password.result}@${alias}:6379/0`,
+        ? pulumi.interpolate`postgres://${user}:${secretPassword}@${alias}:5432/${database}`
+        : pulumi.interpolate`redis://:${secretPassword}@${alias}:6379/0`,
     );
     this.volumeName = volume.name;
     this.containerName = container.name;

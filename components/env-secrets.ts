@@ -51,7 +51,7 @@ export class EnvSecrets extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      values[envName] = generated.result;
+      values[envName] = pulumi.secret(generated.result);
     }
     for (const [envName, value] of Object.entries(args.provided ?? {})) {
       values[envName] = pulumi.secret(value);

@@ -47,6 +47,10 @@ function issueLines(issue: z.core.$ZodIssue): string[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => `berth:${formatPath([...issue.path, k])}: ${issue.message}`);
   }
+  if (issue.code === "invalid_key") {
+    // zod reports a bad record key generically; the key schema's own message says what is allowed.
+    return [`berth:${formatPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message}`];
+  }
   return [`berth:${formatPath(issue.path)}: ${issue.message}`];
 }
 

@@ -22,7 +22,7 @@ export const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const UNIT_NAME = /^[a-z0-9][a-z0-9_.@-]{0,63}$/;
 export const PROCESS_NAME = /^[a-z][a-z0-9-]{0,20}$/;
 const DURATION = /^[0-9]{1,6}(?:ms|s|m|h)$/;
-const MEMORY = /^([1-9][0-9]{0,6})\s*(m|mi|mb|g|gi|gb)$/i;
+const MEMORY = /^([1-9][0-9]{0,6})\s*(m|mi|mb|mib|g|gi|gb|gib)$/i;
 const NGINX_SIZE = /^[0-9]{1,6}[kKmMgG]?$/;
 const ON_CALENDAR = /^[A-Za-z0-9 :*/,.~-]+$/;
 

@@ -1,0 +1,263 @@
+import * as pulumi from "@pulumi/pulumi";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DatabaseAddon } from "../../components/database-addon";
+import { EnvSecrets } from "../../components/env-secrets";
+import { Site } from "../../components/site";
+import { parseStackConfig } from "../../config/parse";
+import { FULL, FULL_SECRETS, FULL_SSH_KEY, MINIMAL, raw, withValue, type Values } from "./fixtures";
+import { isSecretValue, plain, redacted, settled, startRecording, valueOf, type Recording } from "./recording-mocks";
+
+const LOCAL_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nlocal-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
+async function build(values: Values, secrets: Record<string, string> = {}, sshKey = LOCAL_KEY): Promise<{ rec: Recording; site: Site }> {
+  const rec = await startRecording();
+  const secretConfig: Record<string, unknown> = {};
+  if (Object.keys(secrets).length > 0) secretConfig.secrets = secrets;
+  if (!(values.host as { privateKeyFile?: string }).privateKeyFile) secretConfig.sshPrivateKey = sshKey;
+  const parsed = parseStackConfig(raw(values, secretConfig, "test"));
+  const site = new Site(parsed.settings.site.name, {
+    settings: parsed.settings,
+    secrets: Object.fromEntries(Object.entries(parsed.secrets).map(([k, v]) => [k, pulumi.secret(v)])),
+    sshPrivateKey: pulumi.secret(sshKey),
+    stack: "test",
+  });
+  await valueOf(site.webPort);
+  await settled();
+  return { rec, site };
+}
+
+const WITH_DB: Values = { ...MINIMAL, database: {} };
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("Site (recording mocks)", () => {
+  it("registers exactly the resources of a minimal site with a database", async () => {
+    const { rec } = await build(WITH_DB);
+    expect(rec.registrations.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+      [
+        "berth:site:Site demo",
+        "berth:host:Host demo-host",
+        "command:remote:Command demo-host-bootstrap",
+        "pulumi:providers:docker demo-docker",
+        "docker:index/network:Network demo-network",
+        "berth:addon:DatabaseAddon demo-postgres",
+        "random:index/randomPassword:RandomPassword demo-postgres-password",
+        "docker:index/volume:Volume demo-postgres-data",
+        "docker:index/remoteImage:RemoteImage demo-postgres-image",
+        "docker:index/container:Container demo-postgres-server",
+        "berth:app:AppContainer demo-app",
+        "docker:index/remoteImage:RemoteImage demo-app-image",
+        "docker:index/container:Container demo-app-web",
+        "berth:edge:DnsTls demo-edge",
+        "command:remote:Command demo-edge-certificate",
+        "berth:host:NginxVhost demo-vhost",
+        "command:remote:Command demo-vhost-site",
+      ].sort(),
+    );
+  });
+
+  it("wires the app: pinned image, loopback port, health gate, network, labels", async () => {
+    const { rec } = await build(WITH_DB);
+    const image = rec.named("demo-app-image").inputs;
+    expect(image).toEqual({ name: "ghcr.io/acme/demo:v1", keepLocally: true });
+    const web = plain(rec.named("demo-app-web").inputs);
+    expect(web.image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(web.ports).toEqual([{ internal: 8080, ip: "127.0.0.1" }]);
+    expect(web.name).toBeUndefined();
+    expect(web.labels).toEqual([
+      { label: "berth.site", value: "demo" },
+      { label: "berth.process", value: "web" },
+      { label: "berth.image", value: "ghcr.io/acme/demo:v1" },
+      { label: "berth.tag", value: "v1" },
+    ]);
+    expect(web.healthcheck).toEqual({
+      tests: ["CMD-SHELL", "curl -fsS -o /dev/null http://127.0.0.1:8080/api/health || exit 1"],
+      interval: "5s",
+      timeout: "3s",
+      retries: 5,
+      startPeriod: "10s",
+    });
+    expect(web.wait).toBe(true);
+    expect(web.memory).toBe(768);
+    expect(web.restart).toBe("unless-stopped");
+    expect(web.networksAdvanced).toEqual([{ name: "berth-demo-test" }]);
+    expect(web.envs).toHaveLength(2);
+    expect(web.envs[0]).toMatch(/^DATABASE_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/);
+    expect(web.envs[1]).toBe("PORT=8080");
+  });
+
+  it("feeds the Docker-assigned port into the nginx upstream", async () => {
+    const { rec, site } = await build(WITH_DB);
+    const port = await valueOf(site.webPort);
+    expect(port).toBe(49153);
+    const create: string = plain(rec.named("demo-vhost-site").inputs).create;
+    expect(create).toContain("upstream berth_demo {");
+    expect(create).toContain("server 127.0.0.1:49153;");
+    expect(create).toContain("server_name demo.example.com;");
+    expect(create).toContain("nginx -t");
+  });
+
+  it("changes only the app when the tag changes; the database and its volume stay identical", async () => {
+    const v1 = (await build(WITH_DB)).rec;
+    const v2 = (await build(withValue(WITH_DB, "app.tag", "v2"))).rec;
+    const web1 = plain(v1.named("demo-app-web").inputs);
+    const web2 = plain(v2.named("demo-app-web").inputs);
+    expect(web1.image).not.toBe(web2.image);
+    expect(web1.labels.find((l: any) => l.label === "berth.tag").value).toBe("v1");
+    expect(web2.labels.find((l: any) => l.label === "berth.tag").value).toBe("v2");
+    expect(plain(v2.named("demo-app-image").inputs).name).toBe("ghcr.io/acme/demo:v2");
+    for (const name of ["demo-postgres-data", "demo-postgres-server", "demo-postgres-password", "demo-network"]) {
+      expect(plain(v2.named(name).inputs)).toEqual(plain(v1.named(name).inputs));
+    }
+    expect(plain(v1.named("demo-postgres-data").inputs)).toEqual({
+      name: "berth-demo-test-postgres-data",
+      labels: [{ label: "berth.site", value: "demo" }],
+    });
+  });
+
+  it("derives every child name from the site name", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    for (const r of rec.registrations) expect(r.name === "shop" || r.name.startsWith("shop-"), r.name).toBe(true);
+  });
+
+  it("registers outputs for every component", async () => {
+    const calls: string[] = [];
+    const original = pulumi.ComponentResource.prototype["registerOutputs"];
+    vi.spyOn(pulumi.ComponentResource.prototype as any, "registerOutputs").mockImplementation(function (this: any, outputs: unknown) {
+      // The base class registers its (empty) `initialize` result itself; count the components' own calls.
+      if (outputs && Object.keys(outputs).length > 0) calls.push(`${this.__pulumiType} ${this.__name}`);
+      return original.call(this, outputs as any);
+    });
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const components = rec.registrations.filter((r) => r.type.startsWith("berth:")).map((r) => `${r.type} ${r.name}`);
+    expect(components.length).toBeGreaterThanOrEqual(9);
+    expect(calls.sort()).toEqual(components.sort());
+  });
+
+  it("keeps every secret out of plaintext inputs", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const visible = JSON.stringify(rec.registrations.map((r) => redacted(r.inputs)));
+    expect(rec.ofType("random:index/randomPassword:RandomPassword")).toHaveLength(3); // postgres, redis, SESSION_SECRET
+    expect(visible).not.toContain(FULL_SECRETS.STRIPE_SECRET_KEY);
+    expect(visible).not.toContain("mock\n-----END OPENSSH");
+    expect(visible).not.toMatch(/pw[0-9a-f]{30}/);
+    // ...while they do reach the containers and the host, as secrets.
+    const web = rec.named("shop-app-web").inputs;
+    expect(isSecretValue(web.envs)).toBe(true);
+    expect(plain(web.envs)).toContain(`STRIPE_SECRET_KEY=${FULL_SECRETS.STRIPE_SECRET_KEY}`);
+    expect(plain(web.envs).some((e: string) => /^SESSION_SECRET=pw[0-9a-f]{30}$/.test(e))).toBe(true);
+    expect(plain(web.envs).some((e: string) => /^CLOUDRON_POSTGRESQL_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/.test(e))).toBe(true);
+    expect(plain(web.envs).some((e: string) => /^REDIS_URL=redis:\/\/:pw[0-9a-f]{30}@redis:6379\/0$/.test(e))).toBe(true);
+    const envFile = rec.named("shop-service-shop-backup-env").inputs;
+    expect(isSecretValue(envFile.stdin)).toBe(true);
+    expect(plain(envFile.stdin)).toBe(`BACKUP_DIR="/var/backups/shop"\nSTRIPE_SECRET_KEY="${FULL_SECRETS.STRIPE_SECRET_KEY}"\n`);
+    expect(envFile.logging).toBe("none");
+    expect(isSecretValue(rec.named("shop-host-bootstrap").inputs.connection)).toBe(true);
+  });
+
+  it("runs the web and worker processes from one image, with the volume mounted in both", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const web = plain(rec.named("shop-app-web").inputs);
+    const worker = plain(rec.named("shop-app-worker").inputs);
+    expect(worker.image).toBe(web.image);
+    expect(worker.command).toEqual(["bundle", "exec", "sidekiq"]);
+    expect(worker.ports).toBeUndefined();
+    expect(worker.envs).toEqual(web.envs);
+    const mount = [{ volumeName: "berth-shop-test-uploads", containerPath: "/app/storage" }];
+    expect(web.volumes).toEqual(mount);
+    expect(worker.volumes).toEqual(mount);
+    expect(plain(rec.named("shop-app-volume-uploads").inputs).name).toBe("berth-shop-test-uploads");
+  });
+
+  it("declares Cloudflare DNS records with the v6 DnsRecord arguments", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const records = rec.ofType("cloudflare:index/dnsRecord:DnsRecord");
+    expect(records.map((r) => r.name).sort()).toEqual(["shop-edge-record-shop-example-com", "shop-edge-record-www-shop-example-com"]);
+    expect(plain(rec.named("shop-edge-record-shop-example-com").inputs)).toEqual({
+      zoneId: "0123456789abcdef0123456789abcdef",
+      name: "shop.example.com",
+      type: "A",
+      content: "203.0.113.10",
+      proxied: true,
+      ttl: 1,
+      comment: "managed by berth",
+    });
+  });
+
+  it("gets a Let's Encrypt certificate after the vhost, with a renewal timer", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const placeholder: string = plain(rec.named("shop-edge-certificate").inputs).create;
+    expect(placeholder).toContain("-days 7");
+    expect(placeholder).toContain("certificate present");
+    const issue: string = plain(rec.named("shop-letsencrypt-issue").inputs).create;
+    expect(issue).toContain("certbot certonly --non-interactive --agree-tos --email 'ops@example.com' --server 'https://acme-v02.api.letsencrypt.org/directory' --webroot -w '/var/www/berth-acme/shop'");
+    expect(issue).toContain("-d 'shop.example.com' -d 'www.shop.example.com'");
+    const units: string = plain(rec.named("shop-letsencrypt-renew-units").inputs).create;
+    expect(units).toContain("OnCalendar=*-*-* 03,15:27:00");
+    expect(units).toContain('ExecStart=/usr/bin/certbot "renew" "--quiet" "--cert-name" "berth-shop"');
+    expect(units).toContain("systemctl enable --now 'berth-shop-certbot-renew.timer'");
+    expect(plain(rec.named("shop-host-bootstrap").inputs).create).toContain("certbot:certbot");
+  });
+
+  it("serves a static front end and proxies only the listed paths (seed 002)", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const create: string = plain(rec.named("shop-vhost-site").inputs).create;
+    expect(create).toContain("root /srv/shop/dist;");
+    expect(create).toContain("try_files $uri $uri/ /index.html;");
+    expect(create).toContain("location ^~ /api {");
+    expect(create).toContain("location ^~ /auth {");
+    expect(create).toContain("client_max_body_size 50m;");
+  });
+
+  it("installs host services and timers as systemd units", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const units = plain(rec.named("shop-service-shop-backup-units").inputs);
+    expect(units.triggers).toEqual(["shop-backup.service", "shop-backup.timer"]);
+    expect(units.create).toContain("EnvironmentFile=/etc/berth/shop/shop-backup.env");
+    expect(units.create).toContain("ProtectSystem=strict");
+    expect(units.create).toContain("ReadWritePaths=/var/backups/shop");
+    expect(units.create).toContain("OnCalendar=*-*-* 03:00:00");
+    expect(units.create).not.toContain(FULL_SECRETS.STRIPE_SECRET_KEY);
+    expect(units.delete).toContain("systemctl disable --now");
+  });
+
+  it("obtains a Cloudflare origin certificate from a CSR made on the host", async () => {
+    const values = { ...FULL, tls: { mode: "cloudflare-origin" } };
+    const { rec } = await build(values, FULL_SECRETS, FULL_SSH_KEY);
+    expect(plain(rec.named("shop-edge-origin-csr").inputs).create).toContain("openssl req -new -sha256 -key '/etc/berth/shop/tls/privkey.pem'");
+    expect(plain(rec.named("shop-edge-origin-certificate").inputs)).toEqual({
+      csr: "-----BEGIN CERTIFICATE REQUEST-----",
+      hostnames: ["shop.example.com", "www.shop.example.com"],
+      requestType: "origin-rsa",
+      requestedValidity: 5475,
+    });
+    expect(plain(rec.named("shop-edge-certificate").inputs).stdin).toContain("BEGIN CERTIFICATE");
+    expect(rec.ofType("berth:edge:LetsEncryptCertificate")).toEqual([]);
+  });
+});
+
+describe("components alone", () => {
+  it("DatabaseAddon: the URL is a secret output; redis takes its password from the environment", async () => {
+    const rec = await startRecording();
+    const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v" });
+    const redis = new DatabaseAddon("cache", { engine: "redis", siteName: "s", network: "n", volumeName: "r" });
+    expect(await pulumi.isSecret(pg.url)).toBe(true);
+    expect(await pulumi.isSecret(redis.url)).toBe(true);
+    expect(await valueOf(pg.url)).toMatch(/^postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/);
+    await settled();
+    const server = plain(rec.named("cache-server").inputs);
+    expect(server.command).toEqual(["sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data']);
+    expect(server.volumes).toEqual([{ volumeName: "r", containerPath: "/data" }]);
+    expect(plain(rec.named("db-password").inputs)).toEqual({ length: 32, special: false });
+  });
+
+  it("EnvSecrets: generated secrets rotate through their keeper; everything is secret", async () => {
+    const rec = await startRecording();
+    const secrets = new EnvSecrets("app", { generated: { SESSION_SECRET: { length: 48, rotation: "2026-11" } }, provided: { API_KEY: "k" } });
+    expect(secrets.names).toEqual(["API_KEY", "SESSION_SECRET"]);
+    expect(await pulumi.isSecret(secrets.env)).toBe(true);
+    expect(await valueOf(secrets.env)).toEqual({ API_KEY: "k", SESSION_SECRET: expect.stringMatching(/^pw[0-9a-f]{30}$/) });
+    await settled();
+    expect(plain(rec.named("app-session-secret").inputs)).toEqual({ length: 48, special: false, keepers: { rotation: "2026-11" } });
+  });
+});
