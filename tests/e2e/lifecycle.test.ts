@@ -1,0 +1,247 @@
+/**
+ * The real engine on the devhost: converge, tag change, rollback, secrets, vhost changes, host
+ * services, drift, removal and re-adoption of the app, and the state lock. The tests share one
+ * stack and run in order, each starting from the state the previous one left.
+ */
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually, onDevhost, request } from "./devhost";
+import { createLocalStack, type LocalStack } from "./local-stack";
+
+const SITE = "e2e";
+const DOMAIN = "e2e.berth.test";
+const HTTPS = 18443;
+const devhost = inject("devhost");
+
+const baseConfig = () => ({
+  site: { name: SITE, domains: [DOMAIN] },
+  host: {
+    address: devhost.address,
+    sshPort: devhost.sshPort,
+    user: devhost.user,
+    privateKeyFile: devhost.keyFile,
+    // The devhost shares this machine's Docker engine, as a single server shares its own.
+    dockerHost: "unix:///var/run/docker.sock",
+    installPackages: false,
+  },
+  app: {
+    image: "berth-demo",
+    tag: "v1",
+    port: 8080,
+    memory: "256m",
+    generatedSecrets: { SESSION_SECRET: {} },
+    secretEnv: ["API_TOKEN"],
+    healthCheck: { interval: "1s", startPeriod: "1s", retries: 30, timeout: "2s" },
+    stopTimeout: 10,
+  },
+  database: { image: "berth/postgres", tag: "15" },
+  nginx: { httpPort: 18080, httpsPort: HTTPS },
+  tls: { mode: "self-signed" },
+});
+
+let s: LocalStack;
+const log: string[] = [];
+const onOutput = (out: string) => {
+  log.push(out);
+  if (process.env.BERTH_E2E_VERBOSE) process.stdout.write(out);
+};
+const providedToken = `tok-${randomUUID()}`;
+
+async function health() {
+  const r = await request(DOMAIN, HTTPS, "/api/health");
+  return { status: r.status, json: r.status === 200 || r.status === 503 ? JSON.parse(r.body) : r.body };
+}
+async function rows(): Promise<string[]> {
+  const r = await request(DOMAIN, HTTPS, "/api/rows");
+  expect(r.status).toBe(200);
+  return (JSON.parse(r.body) as Array<{ value: string }>).map((row) => row.value);
+}
+async function webContainers(): Promise<string[]> {
+  const r = await execa("docker", ["ps", "-a", "-q", "--filter", `label=berth.site=${SITE}`, "--filter", "label=berth.process=web"]);
+  return r.stdout.split("\n").filter(Boolean);
+}
+const vhostFile = `/etc/nginx/conf.d/berth-${SITE}.conf`;
+const volume = `berth-${SITE}-e2e-postgres-data`;
+
+beforeAll(async () => {
+  s = await createLocalStack({ name: "e2e", engineBin: inject("engineBin"), values: baseConfig() });
+  await s.stack.setConfig("berth:secrets.API_TOKEN", { value: providedToken, secret: true }, true);
+});
+
+afterAll(async () => {
+  if (!s) return;
+  await s.stack.destroy({ onOutput }).catch((e) => console.error("destroy failed:", e));
+  // The database volume survives destroy by design; a test run removes its own.
+  await execa("docker", ["volume", "rm", "-f", volume], { reject: false });
+  fs.rmSync(s.dir, { recursive: true, force: true });
+});
+
+describe.sequential("berth on the devhost (real engine)", () => {
+  it("converges from empty, serves health through nginx with the database connected, and a second up changes nothing", async () => {
+    const up = await s.stack.up({ onOutput });
+    expect(up.summary.result).toBe("succeeded");
+    const h = await health();
+    expect(h).toEqual({ status: 200, json: expect.objectContaining({ ok: true, database: "connected", version: "v1" }) });
+    expect(up.outputs.tag!.value).toBe("v1");
+    expect(up.outputs.url!.value).toBe(`https://${DOMAIN}:${HTTPS}/`);
+
+    const again = await s.stack.up({ onOutput, expectNoChanges: true });
+    expect(again.summary.result).toBe("succeeded");
+    expect(Object.keys(again.summary.resourceChanges ?? {}).filter((k) => k !== "same")).toEqual([]);
+  });
+
+  it("a tag change shows in preview --diff as a container replacement, serves v2, and keeps the rows", async () => {
+    const write = await request(DOMAIN, HTTPS, "/api/rows", { method: "POST", body: JSON.stringify({ value: "written-under-v1" }) });
+    expect(write.status).toBeLessThan(300);
+
+    s.setConfig({ app: { ...baseConfig().app, tag: "v2" } });
+    const preview = await s.stack.preview({ diff: true, onOutput });
+    expect(preview.stdout).toMatch(/berth\.tag/);
+    expect(preview.stdout).toMatch(/"v1"\s*=>\s*"v2"/);
+    expect(preview.stdout).toMatch(/\+-\s*docker:index\/container:Container/);
+    expect(preview.changeSummary.replace).toBeGreaterThanOrEqual(1);
+
+    await s.stack.up({ onOutput });
+    expect((await health()).json).toMatchObject({ version: "v2", database: "connected" });
+    expect(await rows()).toContain("written-under-v1");
+    expect(await webContainers()).toHaveLength(1);
+  });
+
+  it("rolls back by restoring the stack file and running up", async () => {
+    // What `git revert` of the tag bump does to the stack file.
+    s.setConfig({ app: baseConfig().app });
+    await s.stack.up({ onOutput });
+    expect((await health()).json).toMatchObject({ version: "v1", database: "connected" });
+    expect(await rows()).toContain("written-under-v1");
+    expect(await webContainers()).toHaveLength(1);
+  });
+
+  it("keeps every generated and configured secret out of state, preview output and logs", async () => {
+    const [web] = await webContainers();
+    const env: string[] = JSON.parse((await execa("docker", ["inspect", "--format", "{{json .Config.Env}}", web!])).stdout);
+    const value = (k: string) => env.find((e) => e.startsWith(`${k}=`))!.slice(k.length + 1);
+    const sessionSecret = value("SESSION_SECRET");
+    const dbPassword = /^postgres:\/\/app:([^@]+)@/.exec(value("DATABASE_URL"))![1]!;
+    expect(value("API_TOKEN")).toBe(providedToken);
+    expect(sessionSecret).toMatch(/^[A-Za-z0-9]{64}$/);
+    const keyBody = fs.readFileSync(devhost.keyFile, "utf8").split("\n")[1]!;
+
+    const preview = await s.stack.preview({ diff: true, onOutput });
+    const texts = { state: s.stateText(), logs: log.join("") + preview.stdout + preview.stderr };
+    expect(texts.state.length).toBeGreaterThan(1000);
+    for (const [where, text] of Object.entries(texts)) {
+      for (const [what, secret] of Object.entries({ sessionSecret, dbPassword, providedToken, keyBody })) {
+        expect(text.includes(secret), `${what} in ${where}`).toBe(false);
+      }
+    }
+  });
+
+  it("a vhost change reaches nginx; a vhost nginx rejects fails the deploy and the old one keeps serving", async () => {
+    s.setConfig({ nginx: { ...baseConfig().nginx, clientMaxBodySize: "1k" } });
+    await s.stack.up({ onOutput });
+    const big = await request(DOMAIN, HTTPS, "/api/rows", { method: "POST", body: JSON.stringify({ value: "x".repeat(4096) }) });
+    expect(big.status).toBe(413);
+
+    const before = (await onDevhost(devhost.container, `cat ${vhostFile}`)).stdout;
+    // Valid to berth, too long for nginx's default server_names_hash_bucket_size: a real operator's mistake.
+    const longName = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.berth.test`;
+    s.setConfig({ site: { name: SITE, domains: [DOMAIN, longName] } });
+    const failed = await s.stack.up({ onOutput }).then(
+      () => "succeeded",
+      (e: Error) => e.message,
+    );
+    expect(failed).toMatch(/server_names_hash/);
+    expect(failed).toMatch(/previous configuration is back in place/);
+    expect((await onDevhost(devhost.container, `cat ${vhostFile}`)).stdout).toBe(before);
+    expect((await health()).status).toBe(200);
+
+    s.setConfig({ site: baseConfig().site, nginx: baseConfig().nginx });
+    await s.stack.up({ onOutput });
+    const ok = await request(DOMAIN, HTTPS, "/api/rows", { method: "POST", body: JSON.stringify({ value: "y".repeat(4096) }) });
+    expect(ok.status).toBeLessThan(300);
+  });
+
+  it("installs a host service, restarts it on change, and removes it on delete", async () => {
+    const service = (greeting: string) => ({
+      name: "berth-e2e-api",
+      description: "e2e host API",
+      execStart: ["/usr/bin/python3", "-m", "http.server", "18090", "--bind", "127.0.0.1"],
+      workingDirectory: "/usr/share/doc",
+      user: "nobody",
+      group: "nogroup",
+      env: { GREETING: greeting },
+      restart: "on-failure",
+    });
+    s.setConfig({ services: [service("one")] });
+    await s.stack.up({ onOutput });
+    expect((await onDevhost(devhost.container, "systemctl is-active berth-e2e-api.service")).stdout).toBe("active");
+    await eventually(
+      async () => (await onDevhost(devhost.container, "curl -fsS -o /dev/null -w '%{http_code}' http://127.0.0.1:18090/", { reject: false })).stdout === "200",
+      "the host service to answer",
+    );
+    const envFile = await onDevhost(devhost.container, "stat -c '%a %U' /etc/berth/e2e/berth-e2e-api.env && cat /etc/berth/e2e/berth-e2e-api.env");
+    expect(envFile.stdout).toBe('600 root\nGREETING="one"');
+    const security = await onDevhost(devhost.container, "systemd-analyze security berth-e2e-api.service | tail -1");
+    console.log(`systemd-analyze security berth-e2e-api.service: ${security.stdout.trim()}`);
+    expect(security.stdout).toMatch(/Overall exposure level for berth-e2e-api\.service: \d+\.\d/);
+    const invocation = async () => (await onDevhost(devhost.container, "systemctl show -p InvocationID --value berth-e2e-api.service")).stdout;
+    const first = await invocation();
+
+    s.setConfig({ services: [service("two")] });
+    await s.stack.up({ onOutput });
+    expect(await invocation()).not.toBe(first);
+    expect((await onDevhost(devhost.container, "systemctl is-active berth-e2e-api.service")).stdout).toBe("active");
+
+    s.removeConfig("services");
+    await s.stack.up({ onOutput });
+    const gone = await onDevhost(devhost.container, "ls /etc/systemd/system/berth-e2e-api.service /etc/berth/e2e/berth-e2e-api.env 2>&1; systemctl is-active berth-e2e-api.service", { reject: false });
+    expect(gone.stdout).toMatch(/No such file or directory[\s\S]*No such file or directory[\s\S]*inactive/);
+  });
+
+  it("drift: a container removed by hand is seen by refresh and restored by up", async () => {
+    const [web] = await webContainers();
+    await execa("docker", ["rm", "-f", web!]);
+    const refresh = await s.stack.refresh({ onOutput });
+    expect(refresh.summary.resourceChanges?.delete ?? 0).toBeGreaterThanOrEqual(1);
+    await s.stack.up({ onOutput });
+    expect((await health()).json).toMatchObject({ ok: true, version: "v1" });
+    expect(await webContainers()).toHaveLength(1);
+  });
+
+  it("destroying the app part leaves the database volume; bringing the app back finds the rows", async () => {
+    const state = await s.stack.exportStack();
+    const app = (state.deployment.resources as Array<{ urn: string; type: string }>).find((r) => r.type === "berth:app:AppContainer")!;
+    await s.stack.destroy({ target: [app.urn], targetDependents: true, onOutput });
+    expect(await webContainers()).toEqual([]);
+    expect((await execa("docker", ["volume", "inspect", volume])).exitCode).toBe(0);
+
+    await s.stack.up({ onOutput });
+    expect(await rows()).toContain("written-under-v1");
+  });
+
+  it("a second concurrent up is refused by the stack lock and the state stays valid", async () => {
+    s.setConfig({ app: { ...baseConfig().app, env: { FEATURE_FLAG: "on" } } });
+    const [a, b] = await Promise.all([
+      s.cli(["up", "--yes", "--skip-preview"], { reject: false }),
+      s.cli(["up", "--yes", "--skip-preview"], { reject: false }),
+    ]);
+    const codes = [a.exitCode, b.exitCode].sort();
+    expect(codes[0]).toBe(0);
+    expect(codes[1]).not.toBe(0);
+    const refused = a.exitCode === 0 ? b : a;
+    expect(refused.stderr + refused.stdout).toMatch(/locked/i);
+    const exported = await s.stack.exportStack();
+    expect(exported.deployment.resources.length).toBeGreaterThan(10);
+    await s.stack.preview({ expectNoChanges: true, onOutput });
+    expect((await health()).status).toBe(200);
+  });
+
+  it("destroy removes everything but the data volume", async () => {
+    await s.stack.destroy({ onOutput });
+    expect(await webContainers()).toEqual([]);
+    expect((await onDevhost(devhost.container, `test -e ${vhostFile}`, { reject: false })).exitCode).not.toBe(0);
+    expect((await execa("docker", ["volume", "inspect", volume])).exitCode).toBe(0);
+  });
+});
