@@ -61,7 +61,7 @@ export interface NginxVhostSpec {
    * static root (then everything is proxied). Pattern `^/[A-Za-z0-9._~/-]*$`, no duplicates.
    */
   proxiedPaths: string[];
-  /** Largest request body accepted (`client_max_body_size`), e.g. `10m`; `^[0-9]{1,6}[kKmMgG]?$`. */
+  /** Largest request body accepted (`client_max_body_size`), e.g. `10m`; `^[0-9]{1,6}[kKmMgG]?$`. `0` turns the limit off. */
   clientMaxBodySize: string;
   /** Compress text responses (`gzip on` with a fixed type list); `false` emits `gzip off`. */
   gzip: boolean;
@@ -160,6 +160,10 @@ function validate(spec: NginxVhostSpec): Required<NginxVhostSpec> {
   isObject("spec", spec);
   const siteName = checkSiteName("siteName", spec.siteName);
   const serverNames = array<string>("serverNames", spec.serverNames, 1).map((n, i) => checkServerName(`serverNames[${i}]`, n));
+  serverNames.forEach((n, i) => {
+    // nginx only warns ("conflicting server name") and ignores the repeat; refuse it so the mistake is seen.
+    if (serverNames.indexOf(n) !== i) throw new RenderError(`serverNames[${i}]`, `duplicates ${show(n)}`);
+  });
   const listen = isObject("listen", spec.listen);
   const http = intInRange("listen.http", listen.http, 1, 65535);
   const https = intInRange("listen.https", listen.https, 1, 65535);

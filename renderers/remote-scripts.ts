@@ -138,7 +138,8 @@ exec 9>${LOCK_DIR}/berth-nginx.lock
 flock -w 300 9`;
 }
 
-// A file starting with `.` and not ending in `.conf` is outside nginx's `include conf.d/*.conf`.
+// Temp and backup files start with `.` and do not end in `.conf`: nginx's include globs (glob(3)) skip
+// dotfiles, so neither `conf.d/*.conf` nor Debian's `sites-enabled/*` ever loads them.
 function siteFile(spec: { siteName: unknown; confDir?: unknown }): { confDir: string; target: string; hidden: string } {
   const siteName = checkSiteName("siteName", spec.siteName);
   const confDir = spec.confDir === undefined ? DEFAULT_CONF_DIR : fsPath("confDir", spec.confDir);

@@ -1,5 +1,7 @@
 import { RenderError } from "./validate";
 
+export { RenderError } from "./validate";
+
 /**
  * POSIX single-quote `s` for bash/sh: everything between single quotes is
  * literal, and an embedded `'` becomes `'\''` (close, escaped quote, reopen).

@@ -273,6 +273,7 @@ describe("renderNginxVhost: rejected values", () => {
     ["server name uppercase", { serverNames: ["Example.com"] }, /^serverNames\[0\]: /],
     ["server name with inner wildcard", { serverNames: ["a.*.com"] }, /^serverNames\[0\]: /],
     ["server name with leading dash label", { serverNames: ["-a.com"] }, /^serverNames\[0\]: /],
+    ["duplicate server name", { serverNames: ["a.com", "b.com", "a.com"] }, /^serverNames\[2\]: duplicates "a\.com"/],
     ["server name with a newline", { serverNames: ["a.com\nreturn 200"] }, /^serverNames\[0\]: /],
     ["http port 0", { listen: { http: 0, https: 443 } }, /^listen\.http: must be an integer from 1 to 65535, got 0/],
     ["https port 70000", { listen: { http: 80, https: 70000 } }, /^listen\.https: must be an integer from 1 to 65535/],

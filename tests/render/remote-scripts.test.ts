@@ -390,3 +390,61 @@ describe("remote scripts: run for real against a throwaway nginx prefix", () => 
     expect(readdirSync(dir)).toEqual(["app.env"]);
   });
 });
+
+describe("remote scripts: systemd units installed into a bind-mounted /etc/systemd/system", () => {
+  // A private mount namespace puts a temp dir over /etc/systemd/system, and a fake systemctl records calls,
+  // so the script's real file handling runs without touching the machine's units (needs root / CAP_SYS_ADMIN).
+  function unitHost() {
+    const unitDir = tempDir("systemd");
+    const bin = tempDir("bin");
+    const log = join(bin, "systemctl.log");
+    writeFileSync(log, "");
+    writeFileSync(
+      join(bin, "systemctl"),
+      `#!/bin/sh\necho "$*" >> '${log}'\nif [ "$1" = is-active ] && [ -n "\${FAKE_INACTIVE:-}" ]; then exit 3; fi\nexit 0\n`,
+    );
+    chmodSync(join(bin, "systemctl"), 0o755);
+    const runScript = (script: string, env: Record<string, string> = {}) =>
+      run("unshare", ["--mount", "--propagation", "private", "bash", "-c", `mount --bind '${unitDir}' /etc/systemd/system && exec bash -c "$0"`, script], {
+        env: { PATH: `${bin}:${PATH}`, ...env },
+      });
+    const calls = () => {
+      const c = readFileSync(log, "utf8").trim().split("\n").filter(Boolean);
+      writeFileSync(log, "");
+      return c;
+    };
+    return { unitDir, runScript, calls };
+  }
+
+  it("writes changed units only, restarts on change, checks activity, removes", async () => {
+    const host = unitHost();
+    const script = renderInstallSystemdUnitsScript(unitsSpec);
+    let r = await host.runScript(script);
+    expect(r.exitCode, `${r.stderr}\n(unshare --mount needs root or CAP_SYS_ADMIN)`).toBe(0);
+    expect(r.stdout).toContain("berth: 2 unit file(s) changed");
+    expect(readFileSync(join(host.unitDir, "berth-backup.timer"), "utf8")).toBe("[Timer]\nOnCalendar=daily\n");
+    expect(statSync(join(host.unitDir, "berth-backup.service")).mode & 0o777).toBe(0o644);
+    expect(host.calls()).toEqual(["daemon-reload", "enable --now berth-backup.timer", "restart berth-backup.timer", "is-active --quiet berth-backup.timer"]);
+
+    r = await host.runScript(script);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("berth: 0 unit file(s) changed");
+    expect(host.calls()).toEqual(["daemon-reload", "enable --now berth-backup.timer", "is-active --quiet berth-backup.timer"]);
+
+    r = await host.runScript(script, { FAKE_INACTIVE: "1" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("berth: berth-backup.timer is not active after enable --now");
+    host.calls();
+
+    r = await host.runScript(renderRemoveSystemdUnitsScript({ fileNames: ["berth-backup.timer", "berth-backup.service"] }));
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(host.unitDir)).toEqual([]);
+    expect(host.calls()).toEqual([
+      "disable --now berth-backup.timer",
+      "disable --now berth-backup.service",
+      "daemon-reload",
+      "reset-failed berth-backup.timer",
+      "reset-failed berth-backup.service",
+    ]);
+  });
+});
