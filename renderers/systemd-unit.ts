@@ -101,9 +101,11 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
  * Directives of `hardening: true`. Picked to keep a plain HTTP API or a
- * backup job working: no PrivateNetwork, no IPAddressDeny, no ProcSubset=pid
- * (runtimes read /proc/cpuinfo and /proc/meminfo), no PrivateUsers (breaks
- * User= on some kernels with ProtectSystem).
+ * backup job working: no PrivateNetwork or IPAddressDeny (it talks to the
+ * network), no ProcSubset=pid (runtimes size thread pools from /proc/cpuinfo
+ * and /proc/meminfo), no PrivateUsers (needs per-service checking of which
+ * users and groups must stay visible). Writes need `readWritePaths`
+ * because of ProtectSystem=strict.
  */
 const HARDENING = [
   "NoNewPrivileges=yes",
