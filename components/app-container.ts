@@ -1,5 +1,7 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { renderDockerEnvFile, renderReleaseScript } from "../renderers/deploy-scripts";
 
 export interface AppHealthCheck {
   /** HTTP path that answers 200 when the app is up. */
@@ -36,6 +38,13 @@ export interface AppProcess {
   memoryMiB?: number;
 }
 
+export interface AppRelease {
+  /** The release command, run in a one-off container of the new image with the app's environment. */
+  command: string[];
+  /** SSH connection to the host that runs the Docker engine. */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+}
+
 export interface AppContainerArgs {
   /** Site name, written into every container's `berth.site` label. */
   siteName: string;
@@ -60,13 +69,18 @@ export interface AppContainerArgs {
    * @default {}
    */
   secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** Container health check; also gates creation (`wait`), so a release that never gets healthy fails the deploy. */
+  /** Docker's health check of the containers (`docker ps` shows it); the deploy gate is `HealthGate`. */
   healthCheck: AppHealthCheck;
   /**
-   * Seconds to wait for the new container to become healthy.
-   * @default 60
+   * Release phase (migrations), run once per image change before the new containers start.
+   * @default none
    */
-  healthTimeoutSeconds?: number;
+  release?: AppRelease;
+  /**
+   * What a new release waits for before its release phase and containers start (the pre-deploy backup).
+   * @default []
+   */
+  startAfter?: pulumi.Input<pulumi.Resource>[];
   /**
    * Memory limit in MiB.
    * @default 768
@@ -100,8 +114,11 @@ export interface AppContainerArgs {
 
 /**
  * The app's containers: one web process published on loopback and any number of workers, all from
- * one image pinned by id. Containers carry no fixed name and no fixed host port, so a new release
- * is created beside the old one and the old one is deleted after the switch.
+ * one image pinned by id. Each release is its own set of resources, named by tag, with no fixed
+ * container name or host port: a new release is created beside the old one, and the old one is
+ * deleted only at the end of a successful `up` — after nginx switched. A failed deploy leaves the
+ * old release running and in state, untouched; Pulumi's own replace would instead mark it for
+ * deletion at the start of the next `up`.
  */
 export class AppContainer extends pulumi.ComponentResource {
   /** The image id (`sha256:…`) the containers run. */
@@ -114,6 +131,8 @@ export class AppContainer extends pulumi.ComponentResource {
   readonly webContainerName: pulumi.Output<string>;
   /** Docker volume names by short name. */
   readonly volumeNames: Record<string, pulumi.Output<string>>;
+  /** The release-phase command, when configured. */
+  readonly release?: command.remote.Command;
 
   constructor(name: string, args: AppContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("berth:app:AppContainer", name, {}, opts);
@@ -152,6 +171,28 @@ export class AppContainer extends pulumi.ComponentResource {
       // Shows the tag in `pulumi preview --diff`, where the image id of a new tag is not yet known.
       { label: "berth.tag", value: args.tag },
     ];
+    if (args.release) {
+      this.release = new command.remote.Command(
+        `${name}-release`,
+        {
+          connection: args.release.connection,
+          // The environment, secrets included, goes in on stdin as a Docker env file.
+          stdin: pulumi.secret(
+            pulumi.output(args.secretEnv ?? {}).apply((secret) => renderDockerEnvFile({ ...plainEnv, ...(secret as Record<string, string>) })),
+          ),
+          create: pulumi
+            .all([image.imageId, args.network])
+            .apply(([imageId, network]) =>
+              renderReleaseScript({ imageId, network, command: args.release!.command, labels: { "berth.site": args.siteName, "berth.process": "release", "berth.tag": args.tag } }),
+            ),
+          // Once per image: a new image id replaces the command, which runs it again.
+          triggers: [image.imageId],
+        },
+        { ...child, dependsOn: args.startAfter ?? [] },
+      );
+    }
+    const afterRelease = { ...child, dependsOn: this.release ? [this.release] : (args.startAfter ?? []) };
+
     const common = {
       image: image.imageId,
       envs,
@@ -167,7 +208,7 @@ export class AppContainer extends pulumi.ComponentResource {
 
     const hc = args.healthCheck;
     const web = new docker.Container(
-      `${name}-web`,
+      `${name}-web-${args.tag}`,
       {
         ...common,
         command: args.command,
@@ -181,18 +222,15 @@ export class AppContainer extends pulumi.ComponentResource {
           retries: hc.retries,
           startPeriod: hc.startPeriod,
         },
-        wait: true,
-        waitTimeout: args.healthTimeoutSeconds ?? 60,
       },
-      // The default, stated because zero downtime depends on it: the new container exists before the old one goes.
-      { ...child, deleteBeforeReplace: false },
+      afterRelease,
     );
 
     for (const [process, spec] of Object.entries(args.processes ?? {})) {
       new docker.Container(
-        `${name}-${process}`,
+        `${name}-${process}-${args.tag}`,
         { ...common, command: spec.command, labels: labels(process), memory: spec.memoryMiB ?? args.memoryMiB ?? 768 },
-        child,
+        afterRelease,
       );
     }
 

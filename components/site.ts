@@ -3,8 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BerthSettings } from "../config/schema";
 import { AppContainer } from "./app-container";
 import { DatabaseAddon } from "./database-addon";
+import { DatabaseBackup } from "./database-backup";
 import { DnsTls } from "./dns-tls";
 import { EnvSecrets } from "./env-secrets";
+import { HealthGate } from "./health-gate";
 import { Host } from "./host";
 import { LetsEncryptCertificate } from "./letsencrypt-certificate";
 import { NginxVhost } from "./nginx-vhost";
@@ -90,6 +92,7 @@ export class Site extends pulumi.ComponentResource {
       for (const n of secrets.names) secretEnv[n] = secrets.env.apply((env) => env[n]!);
     }
 
+    let backup: DatabaseBackup | undefined;
     if (s.database) {
       const db = new DatabaseAddon(
         `${name}-postgres`,
@@ -109,6 +112,22 @@ export class Site extends pulumi.ComponentResource {
       );
       secretEnv[s.database.envName] = db.url;
       this.databaseVolume = db.volumeName;
+      backup = new DatabaseBackup(
+        `${name}-backup`,
+        {
+          connection: host.connection,
+          siteName: site,
+          database: s.database.name,
+          user: s.database.user,
+          directory: s.database.backup.directory,
+          keep: s.database.backup.keep,
+          onCalendar: s.database.backup.onCalendar,
+          imageReference: `${s.app.image}:${s.app.tag}`,
+          tag: s.app.tag,
+          after: [db],
+        },
+        child,
+      );
     }
     if (s.redis) {
       const redis = new DatabaseAddon(
@@ -148,9 +167,24 @@ export class Site extends pulumi.ComponentResource {
         volumePrefix,
         network: network.name,
         stopTimeoutSeconds: s.app.stopTimeout,
+        release: s.app.release ? { command: s.app.release, connection: host.connection } : undefined,
+        startAfter: backup ? [backup.preDeploy] : [],
       },
       onDocker,
     );
+
+    const gate = new HealthGate(
+      `${name}-gate`,
+      {
+        connection: host.connection,
+        port: app.webPort,
+        path: s.app.healthCheck.path,
+        intervalSeconds: s.app.healthGate.intervalSeconds,
+        timeoutSeconds: s.app.healthGate.timeoutSeconds,
+      },
+      child,
+    );
+
 
     const tlsPaths = { certificatePath: `${host.dirs.tls}/fullchain.pem`, keyPath: `${host.dirs.tls}/privkey.pem` };
     const edge = new DnsTls(
@@ -168,8 +202,9 @@ export class Site extends pulumi.ComponentResource {
     const vhost = new NginxVhost(
       `${name}-vhost`,
       {
-        // Waiting on the certificate command orders the vhost after it: nginx -t needs the files.
-        connection: pulumi.all([host.connection, edge.certificate.id]).apply(([c]) => c),
+        // Chained on the certificate (nginx -t needs the files) and on the health gate (nginx
+        // switches to a new release only once it answers).
+        connection: pulumi.all([host.connection, edge.certificate.id, gate.passed]).apply(([c]) => c),
         upstreamPort: app.webPort,
         spec: {
           siteName: site,

@@ -137,6 +137,13 @@ const appSchema = strict({
   volumes: z.array(appVolumeSchema).default([]),
   /** Seconds the container gets to finish in-flight requests on stop. */
   stopTimeout: z.number().int().min(1).max(600).default(30),
+  /** Release phase: run once per image change in a one-off container of the new image (migrations). */
+  release: z.array(z.string().min(1, "must not be empty")).min(1, "must be a non-empty command").optional(),
+  /** The host-side gate a new release must pass before nginx switches to it. */
+  healthGate: strict({
+    intervalSeconds: z.number().int().min(1).max(60).default(1),
+    timeoutSeconds: z.number().int().min(1).max(3600).default(60),
+  }).default({ intervalSeconds: 1, timeoutSeconds: 60 }),
 });
 
 const databaseSchema = strict({
@@ -150,6 +157,12 @@ const databaseSchema = strict({
   memory: memoryMiB.default(512),
   /** Pulumi `protect` on the data volume: `pulumi destroy` refuses until it is lifted. */
   protect: z.boolean().default(false),
+  /** `pg_dump -Fc` before every image change and on a daily timer. */
+  backup: strict({
+    directory: absolutePath.optional(),
+    keep: z.number().int().min(1).max(1000).default(14),
+    onCalendar: z.string().regex(ON_CALENDAR, "must be a systemd OnCalendar expression such as daily or *-*-* 03:00:00").default("*-*-* 03:30:00"),
+  }).default({ keep: 14, onCalendar: "*-*-* 03:30:00" }),
 });
 
 const redisSchema = strict({

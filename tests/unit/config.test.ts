@@ -28,6 +28,7 @@ describe("valid configuration", () => {
       processes: {},
       volumes: [],
       stopTimeout: 30,
+      healthGate: { intervalSeconds: 1, timeoutSeconds: 60 },
     });
     expect(settings.host).toEqual({ address: "203.0.113.10", sshPort: 22, user: "root", privateKeyFile: "/root/.ssh/id_ed25519", installPackages: true });
     expect(settings.dns).toEqual({ provider: "none" });
@@ -80,7 +81,7 @@ const BAD: Array<[string, ReturnType<typeof raw>, string]> = [
   ["port 0", raw(withValue(MINIMAL, "app.port", 0)), "berth:app.port: must be a container port number (1-65535)"],
   ["port 70000", raw(withValue(MINIMAL, "app.port", 70000)), "berth:app.port: must be a container port number (1-65535)"],
   ["port as text", raw(withValue(MINIMAL, "nginx", { httpsPort: "443" })), "berth:nginx.httpsPort: must be a HTTPS port number (1-65535)"],
-  ["unknown key in app", raw(withValue(MINIMAL, "app.colour", "blue")), "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout"],
+  ["unknown key in app", raw(withValue(MINIMAL, "app.colour", "blue")), "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate"],
   ["unknown top-level key", raw({ ...MINIMAL, databse: {} }), "berth:databse: unknown key; allowed keys: site, host, app, database, redis, dns, tls, nginx, services, secrets, sshPrivateKey"],
   ["plaintext SSH key", raw(withValue({ ...MINIMAL, sshPrivateKey: "-----BEGIN KEY-----" }, "host.privateKeyFile", undefined)), "berth:sshPrivateKey: must be stored as a secret: pulumi config set --secret berth:sshPrivateKey < ~/.ssh/id_ed25519 --stack production"],
   ["plaintext secrets bag", raw({ ...withValue(MINIMAL, "app.secretEnv", ["API_KEY"]), secrets: { API_KEY: "x" } }), "berth:secrets: must be stored as a secret: pulumi config rm berth:secrets, then pulumi config set --secret --path 'berth:secrets.<NAME>' <value> --stack production"],
@@ -132,7 +133,7 @@ describe("bad input is rejected with the key path", () => {
       "berth:site.domains[0]: must be a lowercase hostname such as app.example.com (letters, digits, '-' and '.', optional leading '*.')",
       "berth:app.tag: must be an image tag: 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
       "berth:app.port: must be a container port number (1-65535)",
-      "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout",
+      "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate",
     ]);
   });
 

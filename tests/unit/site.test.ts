@@ -47,7 +47,15 @@ describe("Site (recording mocks)", () => {
         "docker:index/container:Container demo-postgres-server",
         "berth:app:AppContainer demo-app",
         "docker:index/remoteImage:RemoteImage demo-app-image",
-        "docker:index/container:Container demo-app-web",
+        "docker:index/container:Container demo-app-web-v1",
+        "berth:addon:DatabaseBackup demo-backup",
+        "command:remote:Command demo-backup-backup-script",
+        "command:remote:Command demo-backup-restore-drill-script",
+        "command:remote:Command demo-backup-pre-deploy",
+        "berth:host:SystemdUnit demo-backup-daily",
+        "command:remote:Command demo-backup-daily-units",
+        "berth:app:HealthGate demo-gate",
+        "command:remote:Command demo-gate-poll",
         "berth:edge:DnsTls demo-edge",
         "command:remote:Command demo-edge-certificate",
         "berth:host:NginxVhost demo-vhost",
@@ -60,7 +68,7 @@ describe("Site (recording mocks)", () => {
     const { rec } = await build(WITH_DB);
     const image = rec.named("demo-app-image").inputs;
     expect(image).toEqual({ name: "ghcr.io/acme/demo:v1", keepLocally: true });
-    const web = plain(rec.named("demo-app-web").inputs);
+    const web = plain(rec.named("demo-app-web-v1").inputs);
     expect(web.image).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(web.ports).toEqual([{ internal: 8080, ip: "127.0.0.1" }]);
     expect(web.name).toBeUndefined();
@@ -77,7 +85,7 @@ describe("Site (recording mocks)", () => {
       retries: 5,
       startPeriod: "10s",
     });
-    expect(web.wait).toBe(true);
+    expect(web.wait).toBeUndefined();
     expect(web.memory).toBe(768);
     expect(web.restart).toBe("unless-stopped");
     expect(web.networksAdvanced).toEqual([{ name: "berth-demo-test" }]);
@@ -100,15 +108,19 @@ describe("Site (recording mocks)", () => {
   it("changes only the app when the tag changes; the database and its volume stay identical", async () => {
     const v1 = (await build(WITH_DB)).rec;
     const v2 = (await build(withValue(WITH_DB, "app.tag", "v2"))).rec;
-    const web1 = plain(v1.named("demo-app-web").inputs);
-    const web2 = plain(v2.named("demo-app-web").inputs);
+    // Each release is its own container resource, so a failed one never marks the running one for deletion.
+    expect(v2.ofType("docker:index/container:Container").map((r) => r.name).sort()).toEqual(["demo-app-web-v2", "demo-postgres-server"]);
+    const web1 = plain(v1.named("demo-app-web-v1").inputs);
+    const web2 = plain(v2.named("demo-app-web-v2").inputs);
     expect(web1.image).not.toBe(web2.image);
     expect(web1.labels.find((l: any) => l.label === "berth.tag").value).toBe("v1");
     expect(web2.labels.find((l: any) => l.label === "berth.tag").value).toBe("v2");
     expect(plain(v2.named("demo-app-image").inputs).name).toBe("ghcr.io/acme/demo:v2");
-    for (const name of ["demo-postgres-data", "demo-postgres-server", "demo-postgres-password", "demo-network"]) {
+    for (const name of ["demo-postgres-data", "demo-postgres-server", "demo-postgres-password", "demo-network", "demo-backup-backup-script"]) {
       expect(plain(v2.named(name).inputs)).toEqual(plain(v1.named(name).inputs));
     }
+    expect(plain(v2.named("demo-backup-pre-deploy").inputs).triggers).toEqual(["ghcr.io/acme/demo:v2"]);
+    expect(plain(v2.named("demo-backup-pre-deploy").inputs).create).toBe("'/usr/local/sbin/berth-demo-backup' 'v2'\n");
     expect(plain(v1.named("demo-postgres-data").inputs)).toEqual({
       name: "berth-demo-test-postgres-data",
       labels: [{ label: "berth.site", value: "demo" }],
@@ -142,7 +154,7 @@ describe("Site (recording mocks)", () => {
     expect(visible).not.toContain("mock\n-----END OPENSSH");
     expect(visible).not.toMatch(/pw[0-9a-f]{30}/);
     // ...while they do reach the containers and the host, as secrets.
-    const web = rec.named("shop-app-web").inputs;
+    const web = rec.named("shop-app-web-2026.11.1").inputs;
     expect(isSecretValue(web.envs)).toBe(true);
     expect(plain(web.envs)).toContain(`STRIPE_SECRET_KEY=${FULL_SECRETS.STRIPE_SECRET_KEY}`);
     expect(plain(web.envs).some((e: string) => /^SESSION_SECRET=pw[0-9a-f]{30}$/.test(e))).toBe(true);
@@ -157,8 +169,8 @@ describe("Site (recording mocks)", () => {
 
   it("runs the web and worker processes from one image, with the volume mounted in both", async () => {
     const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
-    const web = plain(rec.named("shop-app-web").inputs);
-    const worker = plain(rec.named("shop-app-worker").inputs);
+    const web = plain(rec.named("shop-app-web-2026.11.1").inputs);
+    const worker = plain(rec.named("shop-app-worker-2026.11.1").inputs);
     expect(worker.image).toBe(web.image);
     expect(worker.command).toEqual(["bundle", "exec", "sidekiq"]);
     expect(worker.ports).toBeUndefined();
@@ -259,5 +271,38 @@ describe("components alone", () => {
     expect(await valueOf(secrets.env)).toEqual({ API_KEY: "k", SESSION_SECRET: expect.stringMatching(/^pw[0-9a-f]{30}$/) });
     await settled();
     expect(plain(rec.named("app-session-secret").inputs)).toEqual({ length: 48, special: false, keepers: { rotation: "2026-11" } });
+  });
+});
+
+describe("deploy sequence (recording mocks)", () => {
+  it("runs the release phase in a one-off container with the app's environment on stdin, gated before nginx", async () => {
+    const { rec } = await build(withValue(WITH_DB, "app.release", ["/app/demo", "migrate"]));
+    const release = rec.named("demo-app-release").inputs;
+    expect(isSecretValue(release.stdin)).toBe(true);
+    const env: string = plain(release.stdin);
+    expect(env).toMatch(/^DATABASE_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app\nPORT=8080\n$/);
+    const image = plain(rec.named("demo-app-web-v1").inputs).image as string;
+    expect(plain(release.triggers)).toEqual([image]);
+    expect(plain(release.create)).toContain(
+      `docker run --rm --network 'berth-demo-test' --env-file "$env_file" --label 'berth.site=demo' --label 'berth.process=release' --label 'berth.tag=v1' --entrypoint '' ${image} '/app/demo' 'migrate'`,
+    );
+    expect(plain(release.create)).not.toContain("pw");
+    const gate: string = plain(rec.named("demo-gate-poll").inputs).create;
+    expect(gate).toContain("url=http://127.0.0.1:49153/api/health");
+    expect(gate).toContain("deadline=$(( $(date +%s) + 60 ))");
+    expect(gate).toContain("sleep 1");
+  });
+
+  it("installs the backup and restore-drill scripts and a daily backup timer", async () => {
+    const { rec } = await build(WITH_DB);
+    const script = plain(rec.named("demo-backup-backup-script").inputs);
+    expect(script.create).toContain("target='/usr/local/sbin/berth-demo-backup'");
+    expect(script.stdin).toContain("pg_dump -Fc -U 'app' -d 'app'");
+    expect(script.stdin).toContain("dir='/var/backups/berth/demo'");
+    expect(script.stdin).toContain("tail -n +$((14 + 1))");
+    const timer: string = plain(rec.named("demo-backup-daily-units").inputs).create;
+    expect(timer).toContain('ExecStart=/usr/local/sbin/berth-demo-backup "daily"');
+    expect(timer).toContain("OnCalendar=*-*-* 03:30:00");
+    expect(plain(rec.named("demo-backup-restore-drill-script").inputs).stdin).toContain("pg_restore --no-owner --exit-on-error");
   });
 });

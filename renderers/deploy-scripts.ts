@@ -1,0 +1,203 @@
+/**
+ * Scripts for the deploy sequence of a release: database backup before the image changes, the
+ * release phase (migrations) in a one-off container, and the health gate before nginx switches.
+ * Pure: spec in, bash out. Secrets only ever arrive on stdin.
+ */
+import { checkSiteName } from "./nginx-vhost";
+import { shellQuote } from "./shell";
+import { POSIX_NAME, POSIX_NAME_ALLOWED, RenderError, array, fsPath, intInRange, matchString, show, urlPath } from "./validate";
+
+export { RenderError } from "./validate";
+
+const LABEL = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface BackupScriptSpec {
+  /** Site name; the Postgres container is found by its `berth.site` / `berth.addon=postgres` labels. */
+  siteName: string;
+  /** Database name and user inside the container. */
+  database: string;
+  user: string;
+  /** Directory on the host for the dumps, e.g. `/var/backups/berth/<site>`. */
+  directory: string;
+  /** Dumps kept; older ones are deleted after a successful dump. */
+  keep: number;
+}
+
+/**
+ * `/usr/local/sbin/berth-<site>-backup <label>`: a `pg_dump -Fc` of the site's database into
+ * `<directory>/<UTC timestamp>-<label>.dump`, written to a temp file and renamed only when complete,
+ * then retention. Run before every image change (label = the new tag) and daily by a timer.
+ */
+export function renderBackupScript(spec: BackupScriptSpec): string {
+  const site = checkSiteName("siteName", spec.siteName);
+  const db = matchString("database", spec.database, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const user = matchString("user", spec.user, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const dir = fsPath("directory", spec.directory);
+  const keep = intInRange("keep", spec.keep, 1, 1000);
+  return `#!/bin/bash
+# Installed by berth: backs up the ${site} database. Usage: $0 <label>
+set -euo pipefail
+label=\${1:?usage: $0 <label>}
+if ! [[ $label =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+  echo "berth-backup: label must be a tag-like word" >&2
+  exit 2
+fi
+dir=${shellQuote(dir)}
+install -d -m 0700 "$dir"
+container=$(docker ps -q --filter label=berth.site=${shellQuote(site)} --filter label=berth.addon=postgres | head -n 1)
+if [ -z "$container" ]; then
+  echo "berth-backup: no running postgres container for site ${site}" >&2
+  exit 1
+fi
+name="$(date -u +%Y%m%dT%H%M%SZ)-$label.dump"
+tmp=$(mktemp "$dir/.partial.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+docker exec "$container" pg_dump -Fc -U ${shellQuote(user)} -d ${shellQuote(db)} > "$tmp"
+# An empty file is not a dump: pg_dump -Fc always writes a header.
+[ -s "$tmp" ]
+chmod 0600 "$tmp"
+mv -f "$tmp" "$dir/$name"
+trap - EXIT
+ls -1t "$dir"/*.dump | tail -n +$((${keep} + 1)) | xargs -r rm -f --
+echo "berth-backup: $dir/$name ($(stat -c %s "$dir/$name") bytes)"
+`;
+}
+
+export interface RestoreDrillScriptSpec {
+  siteName: string;
+  user: string;
+  directory: string;
+}
+
+/**
+ * `/usr/local/sbin/berth-<site>-restore-drill [dump]`: restores a dump (the latest by default) into
+ * a fresh scratch database beside the live one, prints its tables with row counts, and drops it
+ * unless `--keep` is given. The quarterly restore drill of seed 000 as one command.
+ */
+export function renderRestoreDrillScript(spec: RestoreDrillScriptSpec): string {
+  const site = checkSiteName("siteName", spec.siteName);
+  const user = matchString("user", spec.user, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const dir = fsPath("directory", spec.directory);
+  return `#!/bin/bash
+# Installed by berth: restores a ${site} backup into a scratch database. Usage: $0 [--keep] [dump]
+set -euo pipefail
+keep=0
+if [ "\${1:-}" = "--keep" ]; then keep=1; shift; fi
+dump=\${1:-$(ls -1t ${shellQuote(dir)}/*.dump 2>/dev/null | head -n 1)}
+if [ -z "$dump" ] || [ ! -s "$dump" ]; then
+  echo "berth-restore-drill: no dump found in ${dir}" >&2
+  exit 1
+fi
+container=$(docker ps -q --filter label=berth.site=${shellQuote(site)} --filter label=berth.addon=postgres | head -n 1)
+if [ -z "$container" ]; then
+  echo "berth-restore-drill: no running postgres container for site ${site}" >&2
+  exit 1
+fi
+scratch="restore_drill_$(date -u +%Y%m%d%H%M%S)"
+psql() { docker exec -i "$container" psql -v ON_ERROR_STOP=1 -U ${shellQuote(user)} "$@"; }
+psql -d postgres -qc "CREATE DATABASE $scratch"
+if [ "$keep" = 0 ]; then trap 'psql -d postgres -qc "DROP DATABASE IF EXISTS $scratch" >/dev/null' EXIT; fi
+docker exec -i "$container" pg_restore --no-owner --exit-on-error -U ${shellQuote(user)} -d "$scratch" < "$dump"
+echo "berth-restore-drill: restored $dump into $scratch"
+# Row counts per table: what a drill compares against production.
+psql -d "$scratch" -At -c "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1" |
+  while read -r table; do
+    echo "$table $(psql -d "$scratch" -At -c "SELECT count(*) FROM public.$table" </dev/null)"
+  done
+if [ "$keep" = 1 ]; then echo "berth-restore-drill: kept database $scratch"; fi
+`;
+}
+
+export interface ReleaseScriptSpec {
+  /** The image to run, by id (the release being deployed). */
+  imageId: string;
+  /** Docker network of the app, so the release reaches the database. */
+  network: string;
+  /** The release command, e.g. `["npx", "prisma", "migrate", "deploy"]`. */
+  command: string[];
+  /** Labels for the one-off container, so it is recognisable in `docker ps -a` while it runs. */
+  labels: Record<string, string>;
+}
+
+/**
+ * Runs the release phase once: a one-off container of the new image with the app's environment
+ * (read from stdin as a Docker env file, so no secret is in the script), removed when it exits.
+ * A non-zero exit fails the deploy before the new version takes traffic.
+ */
+export function renderReleaseScript(spec: ReleaseScriptSpec): string {
+  const image = matchString("imageId", spec.imageId, IMAGE_ID, "an image id (sha256:<64 hex>)");
+  const network = matchString("network", spec.network, DOCKER_NAME, "a Docker network name");
+  const command = array<string>("command", spec.command, 1).map((arg, i) => {
+    if (typeof arg !== "string" || /[\0\n\r]/.test(arg)) throw new RenderError(`command[${i}]`, `must be a single-line string, got ${show(arg)}`);
+    return shellQuote(arg);
+  });
+  const labels = Object.entries(spec.labels).map(([k, v]) => {
+    matchString("labels", k, /^[a-z0-9.-]{1,64}$/, "a label key");
+    return `--label ${shellQuote(`${k}=${matchString(`labels.${k}`, v, LABEL, "a label value")}`)}`;
+  });
+  return `set -euo pipefail
+env_file=$(mktemp)
+trap 'rm -f "$env_file"' EXIT
+chmod 0600 "$env_file"
+cat > "$env_file"
+echo "berth: release phase in ${image.slice(0, 19)}: ${spec.command.join(" ").replace(/[^A-Za-z0-9 _./:=@-]/g, "?")}"
+docker run --rm --network ${shellQuote(network)} --env-file "$env_file" ${labels.join(" ")} --entrypoint '' ${image} ${command.join(" ")}
+`;
+}
+
+/** A Docker `--env-file`: `KEY=value` lines, taken literally by Docker (no quotes, no escapes). */
+export function renderDockerEnvFile(vars: Record<string, string>): string {
+  return Object.keys(vars)
+    .sort()
+    .map((key) => {
+      matchString(`key ${show(key)}`, key, ENV_KEY, "a variable name ([A-Za-z_][A-Za-z0-9_]*)");
+      const value = vars[key]!;
+      // Named by key only: the value may be a secret.
+      if (/[\0\r\n]/.test(value)) throw new RenderError(key, "value must not contain NUL, carriage return or newline characters");
+      return `${key}=${value}\n`;
+    })
+    .join("");
+}
+
+export interface HealthGateSpec {
+  /** Host port of the new container. */
+  port: number;
+  /** Health path, e.g. `/api/health`. */
+  path: string;
+  /** Seconds between polls. */
+  intervalSeconds: number;
+  /** Seconds before the gate gives up and fails the deploy. */
+  timeoutSeconds: number;
+}
+
+/**
+ * Polls the new release on its own loopback port until its health path answers 200, or fails the
+ * deploy with the last answer. nginx switches only after this passes.
+ */
+export function renderHealthGateScript(spec: HealthGateSpec): string {
+  const port = intInRange("port", spec.port, 1, 65535);
+  const path = urlPath("path", spec.path);
+  const interval = intInRange("intervalSeconds", spec.intervalSeconds, 1, 60);
+  const timeout = intInRange("timeoutSeconds", spec.timeoutSeconds, 1, 3600);
+  return `set -euo pipefail
+url=http://127.0.0.1:${port}${path}
+deadline=$(( $(date +%s) + ${timeout} ))
+while :; do
+  code=$(curl -s -o /tmp/berth-health.$$ -w '%{http_code}' --max-time ${Math.min(interval * 5, 10)} "$url" || true)
+  if [ "$code" = 200 ]; then
+    rm -f /tmp/berth-health.$$
+    echo "berth: health gate passed: $url"
+    exit 0
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "berth: health gate failed: $url did not answer 200 within ${timeout}s (last: HTTP \${code:-none} $(head -c 300 /tmp/berth-health.$$ 2>/dev/null))" >&2
+    rm -f /tmp/berth-health.$$
+    exit 1
+  fi
+  sleep ${interval}
+done
+`;
+}
