@@ -75,3 +75,50 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
+
+export interface LoadResult {
+  total: number;
+  /** Requests that did not answer 200 (errors included), with what they got. */
+  failures: Array<{ at: number; what: string }>;
+  /** 200 answers by the `version` field of the body. */
+  versions: Record<string, number>;
+  seconds: number;
+}
+
+/**
+ * A bounded request loop through nginx: `concurrency` workers, each stopping at `stop()`, after
+ * `maxRequests` in all, or after `maxSeconds`, whichever comes first. Loopback only.
+ */
+export function startLoad(host: string, port: number, path: string, opts: { concurrency?: number; maxRequests?: number; maxSeconds?: number } = {}) {
+  const concurrency = opts.concurrency ?? 4;
+  const maxRequests = opts.maxRequests ?? 20_000;
+  const deadline = Date.now() + (opts.maxSeconds ?? 300) * 1000;
+  const started = Date.now();
+  const result: LoadResult = { total: 0, failures: [], versions: {}, seconds: 0 };
+  let stopping = false;
+  const worker = async () => {
+    while (!stopping && result.total < maxRequests && Date.now() < deadline) {
+      result.total++;
+      const at = Date.now() - started;
+      try {
+        const r = await request(host, port, path, { timeoutMs: 10_000 });
+        if (r.status !== 200) result.failures.push({ at, what: `HTTP ${r.status}: ${r.body.slice(0, 120)}` });
+        else {
+          const version = String((JSON.parse(r.body) as { version?: string }).version);
+          result.versions[version] = (result.versions[version] ?? 0) + 1;
+        }
+      } catch (e) {
+        result.failures.push({ at, what: String(e) });
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    async stop(): Promise<LoadResult> {
+      stopping = true;
+      await Promise.all(workers);
+      result.seconds = (Date.now() - started) / 1000;
+      return result;
+    },
+  };
+}

@@ -8,38 +8,17 @@ import * as fs from "node:fs";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually, onDevhost, request } from "./devhost";
-import { createLocalStack, type LocalStack } from "./local-stack";
+import { createLocalStack, devhostSite, HTTPS_PORT, type LocalStack } from "./local-stack";
 
 const SITE = "e2e";
 const DOMAIN = "e2e.berth.test";
-const HTTPS = 18443;
+const HTTPS = HTTPS_PORT;
 const devhost = inject("devhost");
 
-const baseConfig = () => ({
-  site: { name: SITE, domains: [DOMAIN] },
-  host: {
-    address: devhost.address,
-    sshPort: devhost.sshPort,
-    user: devhost.user,
-    privateKeyFile: devhost.keyFile,
-    // The devhost shares this machine's Docker engine, as a single server shares its own.
-    dockerHost: "unix:///var/run/docker.sock",
-    installPackages: false,
-  },
-  app: {
-    image: "berth-demo",
-    tag: "v1",
-    port: 8080,
-    memory: "256m",
-    generatedSecrets: { SESSION_SECRET: {} },
-    secretEnv: ["API_TOKEN"],
-    healthCheck: { interval: "1s", startPeriod: "1s", retries: 30, timeout: "2s" },
-    stopTimeout: 10,
-  },
-  database: { image: "berth/postgres", tag: "15" },
-  nginx: { httpPort: 18080, httpsPort: HTTPS },
-  tls: { mode: "self-signed" },
-});
+const baseConfig = () => {
+  const c = devhostSite(devhost, SITE, DOMAIN);
+  return { ...c, app: { ...c.app, generatedSecrets: { SESSION_SECRET: {} }, secretEnv: ["API_TOKEN"] } };
+};
 
 let s: LocalStack;
 const log: string[] = [];

@@ -95,3 +95,37 @@ function readTree(dir: string): string {
   }
   return out;
 }
+
+export const HTTP_PORT = 18080;
+export const HTTPS_PORT = 18443;
+
+/** The stack config of a site on the devhost with the demo app; tests override what they exercise. */
+export function devhostSite(
+  devhost: { address: string; sshPort: number; user: string; keyFile: string },
+  site: string,
+  domain: string,
+) {
+  return {
+    site: { name: site, domains: [domain] },
+    host: {
+      address: devhost.address,
+      sshPort: devhost.sshPort,
+      user: devhost.user,
+      privateKeyFile: devhost.keyFile,
+      // The devhost shares this machine's Docker engine, as a single server shares its own.
+      dockerHost: "unix:///var/run/docker.sock",
+      installPackages: false,
+    },
+    app: {
+      image: "berth-demo",
+      tag: "v1",
+      port: 8080,
+      memory: "256m",
+      healthCheck: { interval: "1s", startPeriod: "1s", retries: 30, timeout: "2s" },
+      stopTimeout: 10,
+    } as Record<string, unknown>,
+    database: { image: "berth/postgres", tag: "15" } as Record<string, unknown>,
+    nginx: { httpPort: HTTP_PORT, httpsPort: HTTPS_PORT } as Record<string, unknown>,
+    tls: { mode: "self-signed" } as Record<string, unknown>,
+  };
+}
