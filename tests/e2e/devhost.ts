@@ -114,6 +114,8 @@ export function startLoad(host: string, port: number, path: string, opts: { conc
   };
   const workers = Array.from({ length: concurrency }, worker);
   return {
+    /** Requests sent so far. */
+    sent: () => result.total,
     async stop(): Promise<LoadResult> {
       stopping = true;
       await Promise.all(workers);

@@ -1,19 +1,6 @@
-/**
- * Readies what the end-to-end tests run against: the Pulumi engine (built from Go modules when no
- * pinned CLI is installed), the Docker engine, the local images and the devhost. Each script is
- * idempotent, so a warm machine passes through in seconds. `npm test` already ran them; this makes
- * `vitest --project e2e` work on its own.
- */
-import { execa } from "execa";
+/** Readies the engine and the devhost once for all end-to-end files; `npm test` already did the slow part. */
 import type { TestProject } from "vitest/node";
-
-export interface DevhostInfo {
-  address: string;
-  sshPort: number;
-  user: string;
-  keyFile: string;
-  container: string;
-}
+import { prepareEnvironment, type DevhostInfo } from "./environment";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,25 +10,7 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const root = project.config.root;
-  const engine = await execa("bash", ["scripts/engine.sh", "ensure"], { cwd: root, stderr: "inherit" });
-  const engineBin = engine.stdout.trim().split("\n").pop()!;
-  await execa("bash", ["scripts/devhost.sh", "up"], { cwd: root, stdout: "inherit", stderr: "inherit" });
-  const info = Object.fromEntries(
-    (await execa("bash", ["scripts/devhost.sh", "info"], { cwd: root })).stdout
-      .split(/\s+/)
-      .filter((kv) => kv.includes("="))
-      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-  );
-  for (const key of ["DEVHOST_ADDRESS", "DEVHOST_SSH_PORT", "DEVHOST_USER", "DEVHOST_KEY"]) {
-    if (!info[key]) throw new Error(`scripts/devhost.sh info did not print ${key}`);
-  }
+  const { engineBin, devhost } = await prepareEnvironment(project.config.root);
   project.provide("engineBin", engineBin);
-  project.provide("devhost", {
-    address: info.DEVHOST_ADDRESS!,
-    sshPort: Number(info.DEVHOST_SSH_PORT),
-    user: info.DEVHOST_USER!,
-    keyFile: info.DEVHOST_KEY!,
-    container: info.DEVHOST_CONTAINER ?? "berth-devhost",
-  });
+  project.provide("devhost", devhost);
 }
