@@ -230,19 +230,22 @@ func (a *app) dbOK(ctx context.Context) bool {
 	return a.pool.QueryRow(cctx, "SELECT 1").Scan(&one) == nil && one == 1
 }
 
+type healthBody struct {
+	OK              bool   `json:"ok"`
+	Database        string `json:"database"`
+	Version         string `json:"version"`
+	ForcedUnhealthy bool   `json:"forced_unhealthy,omitempty"`
+}
+
 func (a *app) health(w http.ResponseWriter, r *http.Request) {
 	ok := a.dbOK(r.Context())
-	body := map[string]any{"ok": ok && !a.forceUnhealthy, "version": version}
+	body := healthBody{OK: ok && !a.forceUnhealthy, Database: "unreachable", Version: version,
+		ForcedUnhealthy: a.forceUnhealthy}
 	if ok {
-		body["database"] = "connected"
-	} else {
-		body["database"] = "unreachable"
-	}
-	if a.forceUnhealthy {
-		body["forced_unhealthy"] = true
+		body.Database = "connected"
 	}
 	status := http.StatusOK
-	if !ok || a.forceUnhealthy {
+	if !body.OK {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, body)
