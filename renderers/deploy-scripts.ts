@@ -86,7 +86,7 @@ export function renderRestoreDrillScript(spec: RestoreDrillScriptSpec): string {
 set -euo pipefail
 keep=0
 if [ "\${1:-}" = "--keep" ]; then keep=1; shift; fi
-dump=\${1:-$(ls -1t ${shellQuote(dir)}/*.dump 2>/dev/null | head -n 1)}
+dump=\${1:-$(ls -1t ${shellQuote(dir)}/*.dump 2>/dev/null | head -n 1 || true)}
 if [ -z "$dump" ] || [ ! -s "$dump" ]; then
   echo "berth-restore-drill: no dump found in ${dir}" >&2
   exit 1
@@ -154,8 +154,9 @@ export function renderDockerEnvFile(vars: Record<string, string>): string {
     .sort()
     .map((key) => {
       matchString(`key ${show(key)}`, key, ENV_KEY, "a variable name ([A-Za-z_][A-Za-z0-9_]*)");
-      const value = vars[key]!;
+      const value: unknown = vars[key];
       // Named by key only: the value may be a secret.
+      if (typeof value !== "string") throw new RenderError(key, `value must be a string, got ${typeof value}`);
       if (/[\0\r\n]/.test(value)) throw new RenderError(key, "value must not contain NUL, carriage return or newline characters");
       return `${key}=${value}\n`;
     })
@@ -184,17 +185,19 @@ export function renderHealthGateScript(spec: HealthGateSpec): string {
   const timeout = intInRange("timeoutSeconds", spec.timeoutSeconds, 1, 3600);
   return `set -euo pipefail
 url=http://127.0.0.1:${port}${path}
+body=$(mktemp)
+trap 'rm -f "$body"' EXIT
 deadline=$(( $(date +%s) + ${timeout} ))
 while :; do
-  code=$(curl -s -o /tmp/berth-health.$$ -w '%{http_code}' --max-time ${Math.min(interval * 5, 10)} "$url" || true)
+  # Emptied first: curl leaves the file alone when it gets no answer, and a stale body would mislead.
+  : >"$body"
+  code=$(curl -s -o "$body" -w '%{http_code}' --max-time ${Math.min(interval * 5, 10)} "$url" || true)
   if [ "$code" = 200 ]; then
-    rm -f /tmp/berth-health.$$
     echo "berth: health gate passed: $url"
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "berth: health gate failed: $url did not answer 200 within ${timeout}s (last: HTTP \${code:-none} $(head -c 300 /tmp/berth-health.$$ 2>/dev/null))" >&2
-    rm -f /tmp/berth-health.$$
+    echo "berth: health gate failed: $url did not answer 200 within ${timeout}s (last: HTTP \${code:-none} $(head -c 300 "$body"))" >&2
     exit 1
   fi
   sleep ${interval}

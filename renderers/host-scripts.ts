@@ -5,7 +5,7 @@
  */
 import { checkSiteName } from "./nginx-vhost";
 import { shellQuote } from "./shell";
-import { array, fsPath, intInRange, matchString } from "./validate";
+import { RenderError, array, fsPath, intInRange, matchString, show } from "./validate";
 
 export { RenderError } from "./validate";
 
@@ -16,7 +16,24 @@ const EMAIL = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$/;
 const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/;
 
 function hostnames(field: string, value: unknown): string[] {
-  return array<string>(field, value, 1).map((h, i) => matchString(`${field}[${i}]`, h, HOST, "a lowercase hostname"));
+  return array<string>(field, value, 1).map((h, i) => {
+    matchString(`${field}[${i}]`, h, HOST, "a lowercase hostname");
+    if (h.length > 253) throw new RenderError(`${field}[${i}]`, `must be a hostname of at most 253 characters, got ${show(h)}`);
+    return h;
+  });
+}
+
+/**
+ * The subject CN: the first hostname that fits the 64 characters X.509 allows a CN (openssl refuses
+ * a longer one), `*.` spelled `wildcard.`. Clients match the SAN, so a fallback CN is harmless.
+ */
+function commonName(names: string[]): string {
+  return names.map((h) => h.replace(/^\*\./, "wildcard.")).find((cn) => cn.length <= 64) ?? "berth";
+}
+
+/** One line per path: creates its directory when missing; an existing one (say /etc/ssl/certs) keeps its mode. */
+function ensureDirs(paths: string[]): string {
+  return paths.map((p) => `d=$(dirname ${shellQuote(p)}); [ -d "$d" ] || install -d -m 0750 "$d"`).join("\n");
 }
 
 /** The directories berth owns on a host, per site. */
@@ -53,7 +70,7 @@ export function renderHostBootstrapScript(spec: HostBootstrapSpec): string {
     "done",
     'if [ "${#missing[@]}" -gt 0 ]; then',
     spec.installPackages
-      ? '  echo "berth: installing ${missing[*]}" >&2\n  export DEBIAN_FRONTEND=noninteractive\n  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null'
+      ? '  echo "berth: installing ${missing[*]}" >&2\n  export DEBIAN_FRONTEND=noninteractive\n  apt-get update -qq\n  apt-get install -y -qq "${missing[@]}" >/dev/null'
       : '  echo "berth: the host lacks ${missing[*]}; install them or set berth:host.installPackages: true" >&2\n  exit 1',
     "fi",
     `install -d -m 0750 ${shellQuote(dirs.config)} ${shellQuote(dirs.tls)} ${shellQuote(dirs.data)}`,
@@ -85,18 +102,18 @@ export function renderSelfSignedScript(spec: SelfSignedSpec): string {
   const names = hostnames("hostnames", spec.hostnames);
   const days = intInRange("validityDays", spec.validityDays, 1, 3650);
   const san = names.map((h) => `DNS:${h}`).join(",");
-  const cn = names[0]!.replace(/^\*\./, "wildcard.");
+  const cn = commonName(names);
   const guard = spec.onlyIfMissing
     ? `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && { echo "berth: certificate present"; exit 0; }`
     : `[ -s ${shellQuote(cert)} ] && [ -s ${shellQuote(key)} ] && [ "$(cat ${shellQuote(cert + ".names")} 2>/dev/null)" = ${shellQuote(san)} ] && { echo "berth: certificate current"; exit 0; }`;
   return [
     "set -euo pipefail",
     guard,
-    `install -d -m 0750 "$(dirname ${shellQuote(cert)})" "$(dirname ${shellQuote(key)})"`,
+    ensureDirs([cert, key]),
     `tmp=$(mktemp -d "$(dirname ${shellQuote(key)})/.selfsigned.XXXXXX")`,
     'trap \'rm -rf "$tmp"\' EXIT',
     "umask 077",
-    `openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days ${days} -subj ${shellQuote(`/CN=${cn}`)} -addext ${shellQuote(`subjectAltName=${san}`)} -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null`,
+    `openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days ${days} -subj ${shellQuote(`/CN=${cn}`)} -addext ${shellQuote(`subjectAltName=${san}`)} -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>"$tmp/openssl.log" || { cat "$tmp/openssl.log" >&2; exit 1; }`,
     "chmod 0644 \"$tmp/cert.pem\"",
     `mv -f "$tmp/key.pem" ${shellQuote(key)}`,
     `mv -f "$tmp/cert.pem" ${shellQuote(cert)}`,
@@ -123,9 +140,11 @@ export function renderOriginCsrScript(spec: OriginCsrSpec): string {
   const san = names.map((h) => `DNS:${h}`).join(",");
   return [
     "set -euo pipefail",
-    `install -d -m 0750 "$(dirname ${shellQuote(key)})"`,
-    `if [ ! -s ${shellQuote(key)} ]; then (umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${shellQuote(key + ".new")} 2>/dev/null); mv -f ${shellQuote(key + ".new")} ${shellQuote(key)}; fi`,
-    `openssl req -new -sha256 -key ${shellQuote(key)} -subj ${shellQuote(`/CN=${names[0]!.replace(/^\*\./, "wildcard.")}`)} -addext ${shellQuote(`subjectAltName=${san}`)}`,
+    ensureDirs([key]),
+    // rm first: openssl keeps the mode of a file it overwrites, so a stray .new could leave the key readable.
+    // Its progress dots are kept out of the output, its error message is not.
+    `if [ ! -s ${shellQuote(key)} ]; then rm -f ${shellQuote(key + ".new")}; if ! out=$(umask 077; openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${shellQuote(key + ".new")} 2>&1); then echo "$out" >&2; exit 1; fi; mv -f ${shellQuote(key + ".new")} ${shellQuote(key)}; fi`,
+    `openssl req -new -sha256 -key ${shellQuote(key)} -subj ${shellQuote(`/CN=${commonName(names)}`)} -addext ${shellQuote(`subjectAltName=${san}`)}`,
     "",
   ].join("\n");
 }
