@@ -17,7 +17,8 @@ const backups = `/var/backups/berth/${SITE}`;
 
 const config = (tag: string, release: string[] = ["/app/demo", "migrate"]) => {
   const c = devhostSite(devhost, SITE, DOMAIN);
-  return { ...c, app: { ...c.app, tag, release }, database: { ...c.database, backup: { keep: 3 } } };
+  // A 20 s gate keeps the failing-release case quick; the 60 s default is covered by the unit layer.
+  return { ...c, app: { ...c.app, tag, release, healthGate: { intervalSeconds: 1, timeoutSeconds: 20 } }, database: { ...c.database, backup: { keep: 3 } } };
 };
 
 let s: LocalStack;
@@ -104,7 +105,7 @@ describe.sequential("zero-downtime deploys (real engine, devhost)", () => {
     s.setConfig(config("v3"));
     const failed = await underLoad(() => s.stack.up({ onOutput }));
     expect(failed.outcome).toBeInstanceOf(Error);
-    expect(String((failed.outcome as Error).message)).toMatch(/health gate failed: http:\/\/127\.0\.0\.1:\d+\/api\/health did not answer 200 within 60s/);
+    expect(String((failed.outcome as Error).message)).toMatch(/health gate failed: http:\/\/127\.0\.0\.1:\d+\/api\/health did not answer 200 within 20s/);
     expect(failed.load.failures).toEqual([]);
     expect(Object.keys(failed.load.versions)).toEqual(["v2"]);
     expect(await version()).toBe("v2");
