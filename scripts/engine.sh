@@ -117,7 +117,7 @@ build_one() {
   local vf=$SET_DIR/versions.txt
   touch "$vf"
   { grep -v "^$bin " "$vf" || true; } >"$vf.tmp"
-  printf '%s %s %s built_in=%ss go=%s\n' "$bin" "$version" "${pkg%%/cmd/*}" "$took" "$gover" >>"$vf.tmp"
+  printf '%s %s %s built_in=%ss go=%s\n' "$bin" "$version" "$pkg" "$took" "$gover" >>"$vf.tmp"
   LC_ALL=C sort -o "$vf" "$vf.tmp"
   rm -f "$vf.tmp"
   log "built $bin in ${took}s"
@@ -206,11 +206,11 @@ cmd_ensure() {
     done
     ((failed == 0)) || die "some builds failed (see above)"
     flock -u 9
+    local v
+    v=$("$BIN_DIR/pulumi" version 2>/dev/null) || die "$BIN_DIR/pulumi does not run"
+    [[ $v == "$PULUMI_VERSION" ]] || die "$BIN_DIR/pulumi reports '$v', want $PULUMI_VERSION"
   fi
   write_dynamic_provider
-  local v
-  v=$("$BIN_DIR/pulumi" version 2>/dev/null) || die "$BIN_DIR/pulumi does not run"
-  [[ $v == "$PULUMI_VERSION" ]] || die "$BIN_DIR/pulumi reports '$v', want $PULUMI_VERSION"
   local entry name missing=()
   for entry in "${PROVIDERS[@]}"; do
     IFS='|' read -r name _ <<<"$entry"
