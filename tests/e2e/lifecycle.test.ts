@@ -50,6 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await onDevhost(devhost.container, "rm -f /etc/nginx/conf.d/zz-operator.conf", { reject: false });
   if (!s) return;
   await s.stack.destroy({ onOutput }).catch((e) => console.error("destroy failed:", e));
   // The database volume survives destroy by design; a test run removes its own.
