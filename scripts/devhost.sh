@@ -12,6 +12,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/berth/devhost"
 KEY="$STATE_DIR/id_ed25519"
+HOST_KEY="$STATE_DIR/ssh_host_ed25519_key"
 KNOWN_HOSTS="$STATE_DIR/known_hosts"
 NAME=berth-devhost
 IMAGE=berth/devhost:bookworm
@@ -28,7 +29,7 @@ die() { log "ERROR: $*"; exit 1; }
 ssh_opts() {
   printf '%s\n' -i "$KEY" -p "$SSH_PORT" \
     -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=5 \
-    -o StrictHostKeyChecking=no -o "UserKnownHostsFile=$KNOWN_HOSTS" -o LogLevel=ERROR
+    -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -o LogLevel=ERROR
 }
 
 dh_ssh() {
@@ -59,6 +60,16 @@ ensure_key() {
   fi
   # The file bind-mounted into the container as root's extra authorized keys.
   install -m 0644 "$KEY.pub" "$STATE_DIR/authorized_keys"
+  # sshd's host key is per machine too (bind-mounted), so known_hosts stays
+  # valid across image rebuilds and container replacement.
+  if [[ ! -s "$HOST_KEY" ]]; then
+    log "creating SSH host key $HOST_KEY"
+    ssh-keygen -q -t ed25519 -N '' -C "berth-devhost-hostkey" -f "$HOST_KEY"
+  fi
+  chmod 600 "$HOST_KEY"
+  local pub
+  read -r -a pub <"$HOST_KEY.pub"
+  printf '[%s]:%s %s %s\n' "$ADDRESS" "$SSH_PORT" "${pub[0]}" "${pub[1]}" >"$KNOWN_HOSTS"
 }
 
 wait_ready() {
@@ -120,6 +131,8 @@ cmd_up() {
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
       -v /var/run/docker.sock:/var/run/docker.sock \
       -v "$STATE_DIR/authorized_keys:/etc/ssh/authorized_keys.d/root:ro" \
+      -v "$HOST_KEY:/etc/ssh/ssh_host_ed25519_key:ro" \
+      -v "$HOST_KEY.pub:/etc/ssh/ssh_host_ed25519_key.pub:ro" \
       --label berth.devhost=1 \
       "$IMAGE" >/dev/null
   fi
@@ -141,6 +154,8 @@ cmd_info() {
   printf 'DEVHOST_SSH_PORT=%s\n' "$SSH_PORT"
   printf 'DEVHOST_USER=%s\n' "$SSH_USER"
   printf 'DEVHOST_KEY=%s\n' "$KEY"
+  printf 'DEVHOST_KNOWN_HOSTS=%s\n' "$KNOWN_HOSTS"
+  printf 'DEVHOST_HOST_PUBKEY_FILE=%s\n' "$HOST_KEY.pub"
   printf 'DEVHOST_CONTAINER=%s\n' "$NAME"
 }
 

@@ -3,6 +3,7 @@
 #   Builds berth's local images, skipping every image whose `berth.hash` label
 #   already matches the hash of its inputs (so a warm run takes seconds).
 #   NAMEs (default: all): debian postgres redis demo devhost
+#   BERTH_IMAGES_FORCE=1 rebuilds everything from scratch (cold run).
 #
 #   berth/debian:bookworm   debootstrap minbase rootfs, docker-imported
 #   berth/postgres:15       Debian postgresql-15, official-image env contract
@@ -49,7 +50,8 @@ image_hash() {
   docker image inspect --format '{{ index .Config.Labels "berth.hash" }}' "$1" 2>/dev/null || true
 }
 
-up_to_date() { [[ "$(image_hash "$1")" == "$2" ]]; }
+# BERTH_IMAGES_FORCE=1 rebuilds everything (including the rootfs tarball).
+up_to_date() { [[ "${BERTH_IMAGES_FORCE:-0}" != 1 && "$(image_hash "$1")" == "$2" ]]; }
 
 # --- apt mirror, as the machine already uses it --------------------------------
 # Prints "<debian-uri> <debian-security-uri>" read from /etc/apt/sources.list*.
@@ -137,7 +139,7 @@ ensure_base() {
   local mirror secmirror
   read -r mirror secmirror < <(apt_mirrors)
   local tarball="$CACHE_DIR/debian-$SUITE-$h.tar"
-  if [[ ! -s "$tarball" ]]; then
+  if [[ ! -s "$tarball" || "${BERTH_IMAGES_FORCE:-0}" == 1 ]]; then
     make_rootfs_tarball "$tarball" "$mirror" "$secmirror"
   else
     log "reusing cached rootfs $tarball"
@@ -264,6 +266,14 @@ cmd_ensure() {
       *) die "unknown image '$t' (debian postgres redis demo devhost)" ;;
     esac
   done
+  # Drop our own superseded images (dangling + berth.hash label); ones still
+  # used by containers stay.
+  local old
+  old=$(docker images --filter dangling=true --filter label=berth.hash --quiet)
+  if [[ -n "$old" ]]; then
+    # shellcheck disable=SC2086 # one image id per word
+    docker rmi $old >/dev/null 2>&1 || true
+  fi
   log "all images ready in $((SECONDS - t0))s"
 }
 
