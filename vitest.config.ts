@@ -23,6 +23,29 @@ export default defineConfig({
       },
       {
         test: {
+          // The rendered host scripts, run over SSH on the devhost (systemd, nginx, Docker, Postgres)
+          // exactly as the Command resources run them.
+          name: "host",
+          include: ["tests/host/**/*.test.ts"],
+          globalSetup: ["tests/host/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        test: {
+          // The real Pulumi CLI on the berth program, where no provider plugin is needed.
+          name: "cli",
+          include: ["tests/cli/**/*.test.ts"],
+          globalSetup: ["tests/cli/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 3_600_000,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["tests/e2e/**/*.test.ts"],
           globalSetup: ["tests/e2e/global-setup.ts"],

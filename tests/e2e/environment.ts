@@ -13,9 +13,18 @@ export interface DevhostInfo {
   container: string;
 }
 
-export async function prepareEnvironment(root: string): Promise<{ engineBin: string; devhost: DevhostInfo }> {
+/** The Pulumi CLI's bin directory (built from Go modules when no pinned CLI is installed). */
+export async function prepareEngine(root: string): Promise<string> {
   const engine = await execa("bash", ["scripts/engine.sh", "ensure"], { cwd: root, stderr: "inherit" });
-  const engineBin = engine.stdout.trim().split("\n").pop()!;
+  return engine.stdout.trim().split("\n").pop()!;
+}
+
+export async function prepareEnvironment(root: string): Promise<{ engineBin: string; devhost: DevhostInfo }> {
+  return { engineBin: await prepareEngine(root), devhost: await prepareDevhost(root) };
+}
+
+/** Docker, the local images and the devhost, up. */
+export async function prepareDevhost(root: string): Promise<DevhostInfo> {
   await execa("bash", ["scripts/devhost.sh", "up"], { cwd: root, stdout: "inherit", stderr: "inherit" });
   const info = Object.fromEntries(
     (await execa("bash", ["scripts/devhost.sh", "info"], { cwd: root })).stdout
@@ -27,13 +36,10 @@ export async function prepareEnvironment(root: string): Promise<{ engineBin: str
     if (!info[key]) throw new Error(`scripts/devhost.sh info did not print ${key}`);
   }
   return {
-    engineBin,
-    devhost: {
-      address: info.DEVHOST_ADDRESS!,
-      sshPort: Number(info.DEVHOST_SSH_PORT),
-      user: info.DEVHOST_USER!,
-      keyFile: info.DEVHOST_KEY!,
-      container: info.DEVHOST_CONTAINER ?? "berth-devhost",
-    },
+    address: info.DEVHOST_ADDRESS!,
+    sshPort: Number(info.DEVHOST_SSH_PORT),
+    user: info.DEVHOST_USER!,
+    keyFile: info.DEVHOST_KEY!,
+    container: info.DEVHOST_CONTAINER ?? "berth-devhost",
   };
 }
