@@ -35,6 +35,8 @@ readonly SET_DIR=$CACHE_ROOT/pulumi-$PULUMI_VERSION
 readonly BIN_DIR=$SET_DIR/bin
 readonly STAMP_DIR=$SET_DIR/stamps
 readonly BUILD_DIR=$SET_DIR/build
+# Bump when the build command below changes (flags, CGO), to rebuild everything.
+readonly BUILD_EPOCH=1
 
 # The recipes. One line per binary, '|'-separated:
 #   binary | recipe dir under scripts/engine | Go package | version | build tags | -X ldflags
@@ -74,7 +76,7 @@ find_go() {
 recipe_key() {
   local line=$1 dir=$2 gover=$3
   {
-    printf '%s\n%s\n' "$line" "$gover"
+    printf '%s\n%s\nepoch=%s\n' "$line" "$gover" "$BUILD_EPOCH"
     find "$ENGINE_SRC/$dir" -maxdepth 1 -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sed "s|$ENGINE_SRC/||"
   } | sha256sum | cut -d' ' -f1
 }
@@ -113,13 +115,16 @@ build_one() {
   mv -f "$BIN_DIR/.$bin.tmp" "$BIN_DIR/$bin"
   printf '%s\n' "$key" >"$STAMP_DIR/$bin.stamp"
   local took=$((SECONDS - start))
-  # versions.txt: replace this binary's line.
+  # versions.txt: replace this binary's line (locked: builds may run 2-way).
   local vf=$SET_DIR/versions.txt
-  touch "$vf"
-  { grep -v "^$bin " "$vf" || true; } >"$vf.tmp"
-  printf '%s %s %s built_in=%ss go=%s\n' "$bin" "$version" "$pkg" "$took" "$gover" >>"$vf.tmp"
-  LC_ALL=C sort -o "$vf" "$vf.tmp"
-  rm -f "$vf.tmp"
+  (
+    flock 8
+    touch "$vf"
+    { grep -v "^$bin " "$vf" || true; } >"$vf.$bin.tmp"
+    printf '%s %s %s built_in=%ss go=%s\n' "$bin" "$version" "$pkg" "$took" "$gover" >>"$vf.$bin.tmp"
+    LC_ALL=C sort -o "$vf" "$vf.$bin.tmp"
+    rm -f "$vf.$bin.tmp"
+  ) 8>"$vf.lock"
   log "built $bin in ${took}s"
 }
 
