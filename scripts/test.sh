@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (`npm test`): installs what the tests need (node
-# modules, the Pulumi engine, Docker, the local images, the devhost), then runs the unit, render
-# and end-to-end layers and prints one closing line of counts.
+# modules, the Pulumi engine, Docker, the local images, the devhost), then runs the unit, render,
+# host, CLI and (where the provider plugins exist) end-to-end layers, and prints one closing line
+# of counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -9,7 +10,24 @@ stamp() { echo "berth-test: $* (+$(( $(date +%s) - start ))s)" >&2; }
 
 bash scripts/node-modules.sh
 stamp "node modules ready"
-bash scripts/engine.sh ensure >/dev/null
+projects=(unit render host cli)
+# The end-to-end layer needs the docker, command and random provider plugins. Where they can be
+# had (an installed Pulumi with its plugins, or a build that found their modules), it runs too.
+BERTH_ENGINE_ALLOW_MISSING=1 bash scripts/engine.sh ensure >/dev/null
+if bash scripts/engine.sh ensure >/dev/null 2>&1; then
+  projects+=(e2e)
+  stamp "pulumi engine and provider plugins ready: the end-to-end layer runs"
+else
+  cat >&2 <<'NOTE'
+berth-test: ==================================================================================
+berth-test: NOT RUN: tests/e2e (the real engine with the docker, command and random providers).
+berth-test: Their plugins cannot be built on this machine: the Go module proxy answers 403 for
+berth-test: the provider modules (see README, "What is verified how"). The CLI and language host
+berth-test: are built and tested (tests/cli); the host-side scripts run for real (tests/host).
+berth-test: Run `npm run test:e2e` where `pulumi plugin install` works.
+berth-test: ==================================================================================
+NOTE
+fi
 stamp "pulumi engine ready"
 bash scripts/devhost.sh up
 stamp "devhost ready"
@@ -19,8 +37,9 @@ stamp "typecheck clean"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+npx vitest run "${projects[@]/#/--project=}" --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
 stamp "vitest finished (exit $status)"
+# shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const r = require(process.argv[1]);
   const skipped = r.numPendingTests + r.numTodoTests;
