@@ -229,6 +229,8 @@ echo "berth: removed $target"
  * enables and starts `enable`, restarts the `restartOnChange` units whose
  * file changed, then fails if any `enable` unit is not active. The check
  * waits 2 s first so a service that crashes right after exec is caught.
+ * Every failure (a start or restart systemctl refuses, or a unit not active)
+ * exits 1 with the unit's `systemctl status` on stderr.
  */
 export function renderInstallSystemdUnitsScript(spec: InstallSystemdUnitsScriptSpec): string {
   const units = array<UnitFile>("units", spec.units).map((u, i) => {
@@ -269,29 +271,42 @@ install_unit() {
 ${heredoc(`units[${i}].content`, u.content, "BERTH_UNIT_EOF", '"$tmp"')}
 install_unit ${shellQuote(u.fileName)}`);
   });
-  parts.push('echo "berth: ${#changed[@]} unit file(s) changed"\nsystemctl daemon-reload');
-  for (const u of enable) parts.push(`systemctl enable --now ${shellQuote(u)}`);
+  parts.push('echo "berth: ${#changed[@]} unit file(s) changed"');
+  const starts = enable.length > 0 || restart.length > 0;
+  if (starts) {
+    // A start that fails outright (Type=exec and a missing binary, a bad User=) makes systemctl
+    // exit non-zero with only "see systemctl status"; under `set -e` that was the script's last
+    // word. Each failure is reported with the unit's status instead, once per unit.
+    parts.push(`failed=0
+declare -A reported=()
+report() {
+  failed=1
+  if [ -n "\${reported[$1]:-}" ]; then return 0; fi
+  reported[$1]=1
+  echo "berth: $1 $2:" >&2
+  systemctl status --no-pager --lines=20 "$1" >&2 || true
+}`);
+  }
+  parts.push("systemctl daemon-reload");
+  for (const u of enable) parts.push(`systemctl enable --now ${shellQuote(u)} || report ${shellQuote(u)} "failed to start (systemctl enable --now)"`);
   if (restart.length > 0) {
     parts.push(`restart_on_change=(${restart.map(shellQuote).join(" ")})
 for unit in "\${restart_on_change[@]}"; do
   if [ -n "\${changed[$unit]:-}" ]; then
-    systemctl restart "$unit"
+    systemctl restart "$unit" || report "$unit" "failed to restart"
   fi
 done`);
   }
   if (enable.length > 0) {
     parts.push(`enabled=(${enable.map(shellQuote).join(" ")})
 sleep 2
-failed=0
 for unit in "\${enabled[@]}"; do
   if ! systemctl is-active --quiet "$unit"; then
-    echo "berth: $unit is not active after enable --now:" >&2
-    systemctl status --no-pager --lines=20 "$unit" >&2 || true
-    failed=1
+    report "$unit" "is not active after enable --now"
   fi
-done
-exit "$failed"`);
+done`);
   }
+  if (starts) parts.push('exit "$failed"');
   return parts.join("\n") + "\n";
 }
 

@@ -96,22 +96,28 @@ OnCalendar=daily
 BERTH_UNIT_EOF
 install_unit 'berth-backup.timer'
 echo "berth: \${#changed[@]} unit file(s) changed"
+failed=0
+declare -A reported=()
+report() {
+  failed=1
+  if [ -n "\${reported[$1]:-}" ]; then return 0; fi
+  reported[$1]=1
+  echo "berth: $1 $2:" >&2
+  systemctl status --no-pager --lines=20 "$1" >&2 || true
+}
 systemctl daemon-reload
-systemctl enable --now 'berth-backup.timer'
+systemctl enable --now 'berth-backup.timer' || report 'berth-backup.timer' "failed to start (systemctl enable --now)"
 restart_on_change=('berth-backup.timer')
 for unit in "\${restart_on_change[@]}"; do
   if [ -n "\${changed[$unit]:-}" ]; then
-    systemctl restart "$unit"
+    systemctl restart "$unit" || report "$unit" "failed to restart"
   fi
 done
 enabled=('berth-backup.timer')
 sleep 2
-failed=0
 for unit in "\${enabled[@]}"; do
   if ! systemctl is-active --quiet "$unit"; then
-    echo "berth: $unit is not active after enable --now:" >&2
-    systemctl status --no-pager --lines=20 "$unit" >&2 || true
-    failed=1
+    report "$unit" "is not active after enable --now"
   fi
 done
 exit "$failed"
@@ -401,7 +407,7 @@ describe("remote scripts: systemd units installed into a bind-mounted /etc/syste
     writeFileSync(log, "");
     writeFileSync(
       join(bin, "systemctl"),
-      `#!/bin/sh\necho "$*" >> '${log}'\nif [ "$1" = is-active ] && [ -n "\${FAKE_INACTIVE:-}" ]; then exit 3; fi\nexit 0\n`,
+      `#!/bin/sh\necho "$*" >> '${log}'\nif [ "$1" = is-active ] && [ -n "\${FAKE_INACTIVE:-}" ]; then exit 3; fi\nif [ "$1" = enable ] && [ -n "\${FAKE_START_FAILS:-}" ]; then exit 1; fi\nexit 0\n`,
     );
     chmodSync(join(bin, "systemctl"), 0o755);
     const runScript = (script: string, env: Record<string, string> = {}) =>
@@ -435,6 +441,18 @@ describe("remote scripts: systemd units installed into a bind-mounted /etc/syste
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("berth: berth-backup.timer is not active after enable --now");
     host.calls();
+
+    // A start systemctl refuses is reported with the status too (once), instead of `set -e` ending the script.
+    r = await host.runScript(script, { FAKE_START_FAILS: "1", FAKE_INACTIVE: "1" });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("berth: berth-backup.timer failed to start (systemctl enable --now):");
+    expect(r.stderr).not.toContain("is not active");
+    expect(host.calls()).toEqual([
+      "daemon-reload",
+      "enable --now berth-backup.timer",
+      "status --no-pager --lines=20 berth-backup.timer",
+      "is-active --quiet berth-backup.timer",
+    ]);
 
     r = await host.runScript(renderRemoveSystemdUnitsScript({ fileNames: ["berth-backup.timer", "berth-backup.service"] }));
     expect(r.exitCode, r.stderr).toBe(0);
