@@ -138,6 +138,42 @@ exec 9>${LOCK_DIR}/berth-nginx.lock
 flock -w 300 9`;
 }
 
+/**
+ * `systemctl reload nginx` returns once nginx has the signal, while its old workers may still take
+ * new connections for a moment. The function waits until a new worker generation runs (a child of
+ * the master that was not there before), so whatever follows — stopping the old release — never
+ * races old workers. /proc is read directly: a minimal host may lack procps.
+ */
+function nginxReloadFunction(): string {
+  return `nginx_workers() {
+  local master=$1 stat pid ppid rest
+  for stat in /proc/[0-9]*/stat; do
+    # A process may exit between the glob and the read.
+    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
+    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
+  done
+}
+reload_nginx() {
+  local master before pid
+  master=$(systemctl show -p MainPID --value nginx)
+  if [ -z "$master" ] || [ "$master" = 0 ]; then
+    # Not run by systemd: nothing to watch, so no wait.
+    systemctl reload nginx
+    return 0
+  fi
+  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
+  systemctl reload nginx
+  for _ in $(seq 1 100); do
+    for pid in $(nginx_workers "$master"); do
+      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    sleep 0.1
+  done
+  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+  return 1
+}`;
+}
+
 // Temp and backup files start with `.` and do not end in `.conf`: nginx's include globs (glob(3)) skip
 // dotfiles, so neither `conf.d/*.conf` nor Debian's `sites-enabled/*` ever loads them.
 function siteFile(spec: { siteName: unknown; confDir?: unknown }): { confDir: string; target: string; hidden: string } {
@@ -167,9 +203,10 @@ cleanup() { rm -f "$new"; if [ -n "$backup" ]; then rm -f "$backup"; fi; }
 trap cleanup EXIT
 ${write}
 chmod 0644 "$new"
+${nginxReloadFunction()}
 ensure_running() {
   if systemctl is-active --quiet nginx; then
-    systemctl reload nginx
+    reload_nginx
   else
     systemctl start nginx
   fi
@@ -217,8 +254,9 @@ if ! out=$(nginx -t 2>&1); then
   printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
   exit 1
 fi
+${nginxReloadFunction()}
 if systemctl is-active --quiet nginx; then
-  systemctl reload nginx
+  reload_nginx
 fi
 echo "berth: removed $target"
 `;

@@ -37,11 +37,11 @@ stamp "typecheck clean"
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 status=0
-npx vitest run "${projects[@]/#/--project=}" --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+npx vitest run "${projects[@]/#/--project=}" --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
 stamp "vitest finished (exit $status)"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
-  const r = require(process.argv[1]);
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
   if (skipped > 0) { console.error("berth-test: skipped tests are not allowed"); process.exit(1); }

@@ -47,8 +47,35 @@ if ! out=$(nginx -t 2>&1); then
   printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
   exit 1
 fi
-if systemctl is-active --quiet nginx; then
+nginx_workers() {
+  local master=$1 stat pid ppid rest
+  for stat in /proc/[0-9]*/stat; do
+    # A process may exit between the glob and the read.
+    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
+    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
+  done
+}
+reload_nginx() {
+  local master before pid
+  master=$(systemctl show -p MainPID --value nginx)
+  if [ -z "$master" ] || [ "$master" = 0 ]; then
+    # Not run by systemd: nothing to watch, so no wait.
+    systemctl reload nginx
+    return 0
+  fi
+  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
   systemctl reload nginx
+  for _ in $(seq 1 100); do
+    for pid in $(nginx_workers "$master"); do
+      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    sleep 0.1
+  done
+  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+  return 1
+}
+if systemctl is-active --quiet nginx; then
+  reload_nginx
 fi
 echo "berth: removed $target"
 `;
@@ -138,9 +165,36 @@ cat >"$new" <<'BERTH_NGINX_SITE_EOF'
 server {}
 BERTH_NGINX_SITE_EOF
 chmod 0644 "$new"
+nginx_workers() {
+  local master=$1 stat pid ppid rest
+  for stat in /proc/[0-9]*/stat; do
+    # A process may exit between the glob and the read.
+    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
+    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
+  done
+}
+reload_nginx() {
+  local master before pid
+  master=$(systemctl show -p MainPID --value nginx)
+  if [ -z "$master" ] || [ "$master" = 0 ]; then
+    # Not run by systemd: nothing to watch, so no wait.
+    systemctl reload nginx
+    return 0
+  fi
+  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
+  systemctl reload nginx
+  for _ in $(seq 1 100); do
+    for pid in $(nginx_workers "$master"); do
+      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    sleep 0.1
+  done
+  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+  return 1
+}
 ensure_running() {
   if systemctl is-active --quiet nginx; then
-    systemctl reload nginx
+    reload_nginx
   else
     systemctl start nginx
   fi
@@ -337,7 +391,7 @@ describe("remote scripts: run for real against a throwaway nginx prefix", () => 
     expect(r.exitCode, r.stderr).toBe(0);
     expect(readFileSync(target, "utf8")).toBe(good);
     expect(statSync(target).mode & 0o777).toBe(0o644);
-    expect(host.calls()).toEqual(["is-active --quiet nginx", "reload nginx"]);
+    expect(host.calls()).toEqual(["is-active --quiet nginx", "show -p MainPID --value nginx", "reload nginx"]);
 
     host.clearCalls();
     r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: good, confDir: host.sites }));
@@ -357,7 +411,7 @@ describe("remote scripts: run for real against a throwaway nginx prefix", () => 
     r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(existsSync(target)).toBe(false);
-    expect(host.calls()).toEqual(["is-active --quiet nginx", "reload nginx"]);
+    expect(host.calls()).toEqual(["is-active --quiet nginx", "show -p MainPID --value nginx", "reload nginx"]);
     r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("already absent");
