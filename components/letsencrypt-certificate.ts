@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderCertbotScript } from "../renderers/host-scripts";
+import { certbotRenewalUnits, renderCertbotScript } from "../renderers/host-scripts";
 import { SystemdUnit } from "./systemd-unit";
 
 export interface LetsEncryptCertificateArgs {
@@ -64,17 +64,9 @@ export class LetsEncryptCertificate extends pulumi.ComponentResource {
       `${name}-renew`,
       {
         connection: args.connection,
-        service: {
-          name: `berth-${args.siteName}-certbot-renew`,
-          description: `Renew the berth ${args.siteName} certificate`,
-          execStart: ["/usr/bin/certbot", "renew", "--quiet", "--cert-name", `berth-${args.siteName}`],
-          // certbot writes under /etc and /var and its deploy hook reloads nginx: the service
-          // sandbox would have to allow most of the system, so it is not pretended here.
-          hardening: false,
-        },
+        ...certbotRenewalUnits(args.siteName, args.renewOnCalendar),
         env: args.acmeCaBundle ? { REQUESTS_CA_BUNDLE: args.acmeCaBundle } : {},
         envDir: `/etc/berth/${args.siteName}`,
-        timer: { description: `Renew the berth ${args.siteName} certificate twice a day`, onCalendar: args.renewOnCalendar ?? "*-*-* 03,15:27:00", persistent: true, randomizedDelaySec: 3600 },
       },
       { parent: this },
     );

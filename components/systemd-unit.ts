@@ -1,9 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderEnvFile } from "../renderers/env-file";
-import { renderInstallFileScript, renderInstallSystemdUnitsScript, renderRemoveSystemdUnitsScript } from "../renderers/remote-scripts";
-import { shellQuote } from "../renderers/shell";
-import { renderSystemdService, renderSystemdTimer, type SystemdServiceSpec, type SystemdTimerSpec } from "../renderers/systemd-unit";
+import { planSystemdInstall } from "../renderers/systemd-install";
+import type { SystemdServiceSpec, SystemdTimerSpec } from "../renderers/systemd-unit";
 
 export interface SystemdUnitArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -43,24 +42,19 @@ export class SystemdUnit extends pulumi.ComponentResource {
 
   constructor(name: string, args: SystemdUnitArgs, opts?: pulumi.ComponentResourceOptions) {
     super("berth:host:SystemdUnit", name, {}, opts);
-    const service = args.service.name;
     const env = args.env ?? {};
-    const hasEnv = Object.keys(env).length > 0;
-    const envPath = `${args.envDir ?? "/etc/berth"}/${service}.env`;
-
-    this.serviceUnit = renderSystemdService({
-      ...args.service,
-      // Started by a timer, a oneshot is not itself part of a target.
-      ...(args.timer ? { type: "oneshot" as const, wantedBy: null, restart: "no" as const } : {}),
-      ...(hasEnv ? { environmentFile: envPath } : {}),
+    const plan = planSystemdInstall({
+      service: args.service,
+      timer: args.timer,
+      hasEnv: Object.keys(env).length > 0,
+      envDir: args.envDir ?? "/etc/berth",
     });
-    this.timerUnit = args.timer
-      ? renderSystemdTimer({ ...args.timer, name: service, unit: `${service}.service` })
-      : undefined;
-    this.enabledUnit = args.timer ? `${service}.timer` : `${service}.service`;
+    this.serviceUnit = plan.serviceUnit;
+    this.timerUnit = plan.timerUnit;
+    this.enabledUnit = plan.enabledUnit;
 
     const dependsOn: pulumi.Resource[] = [];
-    if (hasEnv) {
+    if (plan.env) {
       dependsOn.push(
         new command.remote.Command(
           `${name}-env`,
@@ -68,30 +62,18 @@ export class SystemdUnit extends pulumi.ComponentResource {
             connection: args.connection,
             // The secrets travel on stdin, which Pulumi keeps encrypted; the script text holds none.
             stdin: pulumi.secret(pulumi.output(env).apply((vars) => renderEnvFile(vars as Record<string, string>))),
-            create:
-              renderInstallFileScript({ path: envPath, mode: "0600", owner: "root", group: "root" }) +
-              // A running service only reads its environment at start.
-              `systemctl try-restart ${shellQuote(`${service}.service`)} 2>/dev/null || true\n`,
-            delete: `rm -f ${shellQuote(envPath)}\n`,
-            triggers: [envPath],
+            create: plan.env.create,
+            delete: plan.env.delete,
+            triggers: [plan.env.path],
             logging: "none",
           },
           { parent: this },
         ),
       );
     }
-
-    const units = [{ fileName: `${service}.service`, content: this.serviceUnit }];
-    if (this.timerUnit) units.push({ fileName: `${service}.timer`, content: this.timerUnit });
-    const fileNames = units.map((u) => u.fileName);
     new command.remote.Command(
       `${name}-units`,
-      {
-        connection: args.connection,
-        create: renderInstallSystemdUnitsScript({ units, enable: [this.enabledUnit], restartOnChange: [this.enabledUnit] }),
-        delete: renderRemoveSystemdUnitsScript({ fileNames }),
-        triggers: fileNames,
-      },
+      { connection: args.connection, create: plan.units.create, delete: plan.units.delete, triggers: plan.fileNames },
       { parent: this, dependsOn },
     );
     this.registerOutputs({ serviceUnit: this.serviceUnit, timerUnit: this.timerUnit, enabledUnit: this.enabledUnit });

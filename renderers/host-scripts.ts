@@ -5,6 +5,7 @@
  */
 import { checkSiteName } from "./nginx-vhost";
 import { shellQuote } from "./shell";
+import type { SystemdServiceSpec, SystemdTimerSpec } from "./systemd-unit";
 import { RenderError, array, fsPath, intInRange, matchString, show } from "./validate";
 
 export { RenderError } from "./validate";
@@ -205,4 +206,26 @@ export function renderCertbotScript(spec: CertbotSpec): string {
     `openssl x509 -noout -issuer -enddate -in ${shellQuote(fsPath("certificatePath", spec.certificatePath))}`,
     "",
   ].join("\n");
+}
+
+/**
+ * The systemd service and timer that renew a site's certificate (certbot's deploy hook, installed
+ * by the certbot script, hands each new one to nginx).
+ */
+export function certbotRenewalUnits(siteName: string, onCalendar = "*-*-* 03,15:27:00"): {
+  service: Omit<SystemdServiceSpec, "environmentFile">;
+  timer: Omit<SystemdTimerSpec, "name" | "unit">;
+} {
+  const site = checkSiteName("siteName", siteName);
+  return {
+    service: {
+      name: `berth-${site}-certbot-renew`,
+      description: `Renew the berth ${site} certificate`,
+      execStart: ["/usr/bin/certbot", "renew", "--quiet", "--cert-name", `berth-${site}`],
+      // certbot writes under /etc and /var and its deploy hook reloads nginx: the sandbox would have
+      // to allow most of the system, so it is not pretended here.
+      hardening: false,
+    },
+    timer: { description: `Renew the berth ${site} certificate twice a day`, onCalendar, persistent: true, randomizedDelaySec: 3600 },
+  };
 }

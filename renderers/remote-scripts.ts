@@ -131,6 +131,27 @@ trap - EXIT
 `;
 }
 
+/** A service's EnvironmentFile, installed from stdin. */
+export interface InstallEnvFileScriptSpec {
+  /** Absolute path of the env file (mode 0600, root:root). */
+  path: string;
+  /** The service that reads it, with suffix, e.g. `api.service`. */
+  service: string;
+}
+
+/**
+ * Installs a service's EnvironmentFile from stdin, then restarts the service if it is running: a
+ * running service reads its environment only at start. A restart that fails fails the script, so
+ * an environment that breaks the service fails the deploy.
+ */
+export function renderInstallEnvFileScript(spec: InstallEnvFileScriptSpec): string {
+  const unit = shellQuote(unitFile("service", spec.service));
+  return `${renderInstallFileScript({ path: spec.path, mode: "0600", owner: "root", group: "root" })}if systemctl is-active --quiet ${unit}; then
+  systemctl restart ${unit}
+fi
+`;
+}
+
 // Shared by install and remove: one nginx config change at a time on a host.
 function nginxLock(): string {
   return `mkdir -p ${LOCK_DIR}

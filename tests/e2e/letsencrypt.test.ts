@@ -5,45 +5,23 @@
  */
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { eventually, onDevhost, peerCertificate, request } from "./devhost";
+import { onDevhost, peerCertificate, request } from "./devhost";
+import { startPebble, type Pebble } from "./pebble";
 import { createLocalStack, devhostSite, HTTP_PORT, HTTPS_PORT, type LocalStack } from "./local-stack";
 
 const SITE = "le";
 const DOMAIN = "le.berth.test";
 const devhost = inject("devhost");
-const PEBBLE = "/etc/berth-e2e-pebble";
 
 let s: LocalStack;
 const onOutput = (out: string) => {
   if (process.env.BERTH_E2E_VERBOSE) process.stdout.write(out);
 };
 
+let pebble: Pebble | undefined;
+
 beforeAll(async () => {
-  // pebble's own HTTPS endpoint needs a certificate certbot trusts: a throwaway CA made here.
-  await onDevhost(
-    devhost.container,
-    `set -euo pipefail
-command -v pebble >/dev/null || { echo "pebble is not installed in the devhost image" >&2; exit 1; }
-install -d ${PEBBLE}
-cd ${PEBBLE}
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=berth-e2e-acme-ca -keyout ca.key -out ca.pem 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout key.pem -out req.pem 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf
-openssl x509 -req -in req.pem -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out cert.pem 2>/dev/null
-cat > config.json <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-  "certificate": "${PEBBLE}/cert.pem", "privateKey": "${PEBBLE}/key.pem",
-  "httpPort": ${HTTP_PORT}, "tlsPort": 15001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
-JSON
-grep -q ' ${DOMAIN}$' /etc/hosts || echo '127.0.0.1 ${DOMAIN}' >> /etc/hosts
-systemctl stop berth-e2e-pebble 2>/dev/null || true
-systemctl reset-failed berth-e2e-pebble 2>/dev/null || true
-systemd-run --unit berth-e2e-pebble --setenv=PEBBLE_VA_NOSLEEP=1 /usr/bin/pebble -config ${PEBBLE}/config.json`,
-  );
-  await eventually(
-    async () => (await onDevhost(devhost.container, `curl -fsS --cacert ${PEBBLE}/ca.pem https://127.0.0.1:14000/dir`, { reject: false })).exitCode === 0,
-    "pebble to answer",
-  );
+  pebble = await startPebble(devhost.container, { name: "berth-e2e-le", domain: DOMAIN, httpPort: HTTP_PORT });
   const c = devhostSite(devhost, SITE, DOMAIN);
   s = await createLocalStack({
     name: "le",
@@ -54,7 +32,7 @@ systemd-run --unit berth-e2e-pebble --setenv=PEBBLE_VA_NOSLEEP=1 /usr/bin/pebble
       host: c.host,
       nginx: c.nginx,
       app: { ...c.app, healthCheck: { ...(c.app.healthCheck as object), path: "/api/version" } },
-      tls: { mode: "letsencrypt", email: "ops@berth.test", acmeServer: "https://127.0.0.1:14000/dir", acmeCaBundle: `${PEBBLE}/ca.pem` },
+      tls: { mode: "letsencrypt", email: "ops@berth.test", acmeServer: pebble.directory, acmeCaBundle: pebble.caBundle },
     },
   });
 });
@@ -64,11 +42,8 @@ afterAll(async () => {
     await s.stack.destroy({ onOutput }).catch((e) => console.error("destroy failed:", e));
     fs.rmSync(s.dir, { recursive: true, force: true });
   }
-  await onDevhost(
-    devhost.container,
-    `systemctl stop berth-e2e-pebble 2>/dev/null || true; certbot delete --non-interactive --cert-name berth-${SITE} >/dev/null 2>&1 || true; sed -i '/ ${DOMAIN}$/d' /etc/hosts; rm -rf ${PEBBLE}`,
-    { reject: false },
-  );
+  await onDevhost(devhost.container, `certbot delete --non-interactive --cert-name berth-${SITE} >/dev/null 2>&1 || true`, { reject: false });
+  await pebble?.stop();
 });
 
 describe.sequential("TLS letsencrypt (real engine, certbot, pebble)", () => {
@@ -80,7 +55,12 @@ describe.sequential("TLS letsencrypt (real engine, certbot, pebble)", () => {
     expect(cert.subjectaltname).toBe(`DNS:${DOMAIN}`);
     expect((await request(DOMAIN, HTTPS_PORT, "/api/version")).status).toBe(200);
     expect((await onDevhost(devhost.container, `systemctl is-active berth-${SITE}-certbot-renew.timer`)).stdout).toBe("active");
-    const dryRun = await onDevhost(devhost.container, `REQUESTS_CA_BUNDLE=${PEBBLE}/ca.pem certbot renew --dry-run --cert-name berth-${SITE} 2>&1`, { reject: false });
+    // --dry-run would switch to Let's Encrypt's staging server (unreachable) and sleep at random first.
+    const dryRun = await onDevhost(
+      devhost.container,
+      `REQUESTS_CA_BUNDLE=${pebble!.caBundle} certbot renew --dry-run --no-random-sleep-on-renew --server ${pebble!.directory} --cert-name berth-${SITE} 2>&1`,
+      { reject: false },
+    );
     expect(dryRun.stdout).toMatch(/Congratulations, all simulated renewals succeeded|all renewals succeeded/i);
   });
 

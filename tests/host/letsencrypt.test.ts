@@ -6,18 +6,12 @@
 import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderEnvFile } from "../../renderers/env-file";
-import { renderCertbotScript, renderHostBootstrapScript, renderSelfSignedScript, siteDirs } from "../../renderers/host-scripts";
+import { certbotRenewalUnits, renderCertbotScript, renderHostBootstrapScript, renderSelfSignedScript, siteDirs } from "../../renderers/host-scripts";
 import { renderNginxVhost } from "../../renderers/nginx-vhost";
-import {
-  renderInstallFileScript,
-  renderInstallNginxSiteScript,
-  renderInstallSystemdUnitsScript,
-  renderRemoveNginxSiteScript,
-  renderRemoveSystemdUnitsScript,
-} from "../../renderers/remote-scripts";
-import { shellQuote } from "../../renderers/shell";
-import { renderSystemdService, renderSystemdTimer } from "../../renderers/systemd-unit";
-import { eventually, onDevhost, peerCertificate } from "../e2e/devhost";
+import { renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../../renderers/remote-scripts";
+import { planSystemdInstall } from "../../renderers/systemd-install";
+import { onDevhost, peerCertificate } from "../e2e/devhost";
+import { startPebble, type Pebble } from "../e2e/pebble";
 import { mustRunOnHost } from "./ssh";
 
 const SITE = "hostle";
@@ -26,8 +20,8 @@ const HTTP_PORT = 18080;
 const HTTPS_PORT = 18443;
 const devhost = inject("devhost");
 const dirs = siteDirs(SITE);
+// startPebble's directory for the name "berth-hostle".
 const PEBBLE = "/etc/berth-hostle-pebble";
-const PEBBLE_UNIT = "berth-hostle-pebble";
 const ACME_SERVER = "https://127.0.0.1:14000/dir";
 const CA_BUNDLE = `${PEBBLE}/ca.pem`;
 const LINEAGE = `berth-${SITE}`;
@@ -79,46 +73,12 @@ const certbot = renderCertbotScript({
   ...tlsPaths,
 });
 
-// ...and its renewal SystemdUnit, rendered as components/systemd-unit.ts renders that one.
+// ...and its renewal SystemdUnit, planned as components/systemd-unit.ts plans it.
 const RENEW = `berth-${SITE}-certbot-renew`;
-const renewEnvPath = `/etc/berth/${SITE}/${RENEW}.env`;
-const renewEnv = {
-  stdin: renderEnvFile({ REQUESTS_CA_BUNDLE: CA_BUNDLE }),
-  create:
-    renderInstallFileScript({ path: renewEnvPath, mode: "0600", owner: "root", group: "root" }) +
-    `systemctl try-restart ${shellQuote(`${RENEW}.service`)} 2>/dev/null || true\n`,
-  delete: `rm -f ${shellQuote(renewEnvPath)}\n`,
-};
-const renewUnits = [
-  {
-    fileName: `${RENEW}.service`,
-    content: renderSystemdService({
-      name: RENEW,
-      description: `Renew the berth ${SITE} certificate`,
-      execStart: ["/usr/bin/certbot", "renew", "--quiet", "--cert-name", LINEAGE],
-      hardening: false,
-      type: "oneshot",
-      wantedBy: null,
-      restart: "no",
-      environmentFile: renewEnvPath,
-    }),
-  },
-  {
-    fileName: `${RENEW}.timer`,
-    content: renderSystemdTimer({
-      name: RENEW,
-      unit: `${RENEW}.service`,
-      description: `Renew the berth ${SITE} certificate twice a day`,
-      onCalendar: "*-*-* 03,15:27:00",
-      persistent: true,
-      randomizedDelaySec: 3600,
-    }),
-  },
-];
-const renew = {
-  create: renderInstallSystemdUnitsScript({ units: renewUnits, enable: [`${RENEW}.timer`], restartOnChange: [`${RENEW}.timer`] }),
-  delete: renderRemoveSystemdUnitsScript({ fileNames: renewUnits.map((u) => u.fileName) }),
-};
+const renewPlan = planSystemdInstall({ ...certbotRenewalUnits(SITE), hasEnv: true, envDir: `/etc/berth/${SITE}` });
+const renewEnvPath = renewPlan.env!.path;
+const renewEnv = { stdin: renderEnvFile({ REQUESTS_CA_BUNDLE: CA_BUNDLE }), create: renewPlan.env!.create, delete: renewPlan.env!.delete };
+const renew = renewPlan.units;
 
 /** The certificate nginx serves for DOMAIN, with what tells two certificates apart. */
 function served(): Promise<{ issuer: string; san?: string; fingerprint: string; validTo: string }> {
@@ -136,53 +96,22 @@ async function sh(script: string): Promise<string> {
   return (await onDevhost(devhost.container, script)).stdout;
 }
 
-// pebble forgets its accounts when it stops, so certbot's account for this server is dropped with it.
-const stopPebble = `systemctl stop ${PEBBLE_UNIT} 2>/dev/null || true
-systemctl reset-failed ${PEBBLE_UNIT} 2>/dev/null || true
-rm -rf /etc/letsencrypt/accounts/127.0.0.1:14000`;
-
-// /etc/hosts is a bind mount in the container: `sed -i` cannot rename over it, so rewrite in place.
-const dropHostsLine = `if grep -q ' ${DOMAIN}$' /etc/hosts; then grep -v ' ${DOMAIN}$' /etc/hosts > /tmp/berth-hostle-hosts; cat /tmp/berth-hostle-hosts > /etc/hosts; rm -f /tmp/berth-hostle-hosts; fi`;
-
 const cleanup = `
-${stopPebble}
 certbot delete --non-interactive --cert-name ${LINEAGE} >/dev/null 2>&1 || true
 # certbot also leaves a copy of each key and CSR it made; the ones made since pebble started are this file's.
-if [ -e ${PEBBLE}/config.json ]; then find /etc/letsencrypt/keys /etc/letsencrypt/csr -type f -newer ${PEBBLE}/config.json -delete 2>/dev/null || true; fi
+if [ -e ${CA_BUNDLE} ]; then find /etc/letsencrypt/keys /etc/letsencrypt/csr -type f -newer ${CA_BUNDLE} -delete 2>/dev/null || true; fi
 rm -f /etc/letsencrypt/renewal/${LINEAGE}.conf; rm -rf /etc/letsencrypt/live/${LINEAGE} /etc/letsencrypt/archive/${LINEAGE}
-${dropHostsLine}
-rm -rf ${PEBBLE} ${dirs.config} ${dirs.data} ${dirs.acmeWebroot}
+rm -rf ${dirs.config} ${dirs.data} ${dirs.acmeWebroot}
 rmdir /etc/berth /var/lib/berth /var/www/berth-acme 2>/dev/null || true
 `;
 
+let pebble: Pebble | undefined;
+
 beforeAll(async () => {
   await onDevhost(devhost.container, cleanup, { reject: false });
-  await mustRunOnHost(devhost, renderRemoveSystemdUnitsScript({ fileNames: renewUnits.map((u) => u.fileName) }));
+  await mustRunOnHost(devhost, renewPlan.units.delete);
   await mustRunOnHost(devhost, renderRemoveNginxSiteScript({ siteName: SITE }));
-  // pebble's own HTTPS endpoint needs a certificate certbot trusts: a throwaway CA made here.
-  await onDevhost(
-    devhost.container,
-    `set -euo pipefail
-command -v pebble >/dev/null || { echo "pebble is not installed in the devhost image" >&2; exit 1; }
-install -d -m 0700 ${PEBBLE}
-cd ${PEBBLE}
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=berth-hostle-acme-ca -keyout ca.key -out ca.pem 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout key.pem -out req.pem 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf
-openssl x509 -req -in req.pem -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out cert.pem 2>/dev/null
-cat > config.json <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-  "certificate": "${PEBBLE}/cert.pem", "privateKey": "${PEBBLE}/key.pem",
-  "httpPort": ${HTTP_PORT}, "tlsPort": 15001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
-JSON
-grep -q ' ${DOMAIN}$' /etc/hosts || echo '127.0.0.1 ${DOMAIN}' >> /etc/hosts
-# No sleeps before validating, and no randomly rejected nonces: deterministic runs.
-systemd-run --unit ${PEBBLE_UNIT} --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config ${PEBBLE}/config.json`,
-  );
-  await eventually(
-    async () => (await onDevhost(devhost.container, `curl -fsS --cacert ${CA_BUNDLE} ${ACME_SERVER}`, { reject: false })).exitCode === 0,
-    "pebble to answer",
-  );
+  pebble = await startPebble(devhost.container, { name: "berth-hostle", domain: DOMAIN, httpPort: HTTP_PORT });
 });
 
 afterAll(async () => {
@@ -190,6 +119,7 @@ afterAll(async () => {
   await mustRunOnHost(devhost, renewEnv.delete).catch((e) => console.error("removing the renewal env file failed:", e));
   await mustRunOnHost(devhost, renderRemoveNginxSiteScript({ siteName: SITE })).catch((e) => console.error("removing the vhost failed:", e));
   await onDevhost(devhost.container, cleanup, { reject: false });
+  await pebble?.stop();
 });
 
 describe.sequential("TLS letsencrypt scripts on the devhost (certbot, pebble)", () => {

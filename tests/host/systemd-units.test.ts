@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderEnvFile } from "../../renderers/env-file";
 import { renderHostBootstrapScript, siteDirs } from "../../renderers/host-scripts";
-import { renderInstallFileScript, renderInstallSystemdUnitsScript, renderRemoveSystemdUnitsScript } from "../../renderers/remote-scripts";
 import { shellQuote } from "../../renderers/shell";
-import { renderSystemdService, renderSystemdTimer, type SystemdServiceSpec, type SystemdTimerSpec } from "../../renderers/systemd-unit";
+import { planSystemdInstall } from "../../renderers/systemd-install";
+import { renderSystemdService, type SystemdServiceSpec, type SystemdTimerSpec } from "../../renderers/systemd-unit";
 import { eventually, onDevhost } from "../e2e/devhost";
 import { mustRunOnHost, runOnHost } from "./ssh";
 
@@ -28,38 +28,15 @@ interface UnitArgs {
   env?: Record<string, string>;
 }
 
-/** What components/systemd-unit.ts renders for these args: its two Commands' scripts and stdin. */
+/** What components/systemd-unit.ts runs for these args: its two Commands' scripts and stdin. */
 function systemdUnit(args: UnitArgs) {
-  const service = args.service.name;
   const env = args.env ?? {};
-  const hasEnv = Object.keys(env).length > 0;
-  const envPath = `${dirs.config}/${service}.env`;
-  const serviceUnit = renderSystemdService({
-    ...args.service,
-    ...(args.timer ? { type: "oneshot" as const, wantedBy: null, restart: "no" as const } : {}),
-    ...(hasEnv ? { environmentFile: envPath } : {}),
-  });
-  const timerUnit = args.timer ? renderSystemdTimer({ ...args.timer, name: service, unit: `${service}.service` }) : undefined;
-  const enabledUnit = args.timer ? `${service}.timer` : `${service}.service`;
-  const units = [{ fileName: `${service}.service`, content: serviceUnit }];
-  if (timerUnit) units.push({ fileName: `${service}.timer`, content: timerUnit });
-  const fileNames = units.map((u) => u.fileName);
+  const plan = planSystemdInstall({ service: args.service, timer: args.timer, hasEnv: Object.keys(env).length > 0, envDir: dirs.config });
   return {
-    envPath,
-    serviceUnit,
-    env: hasEnv
-      ? {
-          stdin: renderEnvFile(env),
-          create:
-            renderInstallFileScript({ path: envPath, mode: "0600", owner: "root", group: "root" }) +
-            `systemctl try-restart ${shellQuote(`${service}.service`)} 2>/dev/null || true\n`,
-          delete: `rm -f ${shellQuote(envPath)}\n`,
-        }
-      : undefined,
-    units: {
-      create: renderInstallSystemdUnitsScript({ units, enable: [enabledUnit], restartOnChange: [enabledUnit] }),
-      delete: renderRemoveSystemdUnitsScript({ fileNames }),
-    },
+    envPath: `${dirs.config}/${args.service.name}.env`,
+    serviceUnit: plan.serviceUnit,
+    env: plan.env ? { stdin: renderEnvFile(env), create: plan.env.create, delete: plan.env.delete } : undefined,
+    units: plan.units,
   };
 }
 
