@@ -72,16 +72,21 @@ describe.sequential("berth on the devhost (real engine)", () => {
     expect(Object.keys(again.summary.resourceChanges ?? {}).filter((k) => k !== "same")).toEqual([]);
   });
 
-  it("a tag change shows in preview --diff as a container replacement, serves v2, and keeps the rows", async () => {
+  it("a tag change shows in preview --diff as the image change and the release's containers replaced, serves v2, and keeps the rows", async () => {
     const write = await request(DOMAIN, HTTPS, "/api/rows", { method: "POST", body: JSON.stringify({ value: "written-under-v1" }) });
     expect(write.status).toBeLessThan(300);
 
     s.setConfig({ app: { ...baseConfig().app, tag: "v2" } });
     const preview = await s.stack.preview({ diff: true, onOutput });
+    // The image is replaced in place; each release's containers are their own resources (see AppContainer).
+    expect(preview.stdout).toMatch(/\+-\s*docker:index\/remoteImage:RemoteImage/);
+    expect(preview.stdout).toMatch(/"berth-demo:v1"\s*=>\s*"berth-demo:v2"/);
+    // With --diff the resource's URN follows on the next line.
+    expect(preview.stdout).toMatch(/\+\s*docker:index\/container:Container[\s\S]{0,300}?e2e-app-web-v2/);
+    expect(preview.stdout).toMatch(/-\s*docker:index\/container:Container[\s\S]{0,300}?e2e-app-web-v1/);
     expect(preview.stdout).toMatch(/berth\.tag/);
-    expect(preview.stdout).toMatch(/"v1"\s*=>\s*"v2"/);
-    expect(preview.stdout).toMatch(/\+-\s*docker:index\/container:Container/);
-    expect(preview.changeSummary.replace).toBeGreaterThanOrEqual(1);
+    expect(preview.changeSummary.create).toBeGreaterThanOrEqual(1);
+    expect(preview.changeSummary.delete).toBeGreaterThanOrEqual(1);
 
     await s.stack.up({ onOutput });
     expect((await health()).json).toMatchObject({ version: "v2", database: "connected" });
