@@ -79,8 +79,8 @@ export class Site extends pulumi.ComponentResource {
     );
 
     const secretEnv: Record<string, pulumi.Input<string>> = {};
-    const generated = Object.keys(s.app.generatedSecrets).length > 0 || s.app.secretEnv.length > 0;
-    if (generated) {
+    const hasSecrets = Object.keys(s.app.generatedSecrets).length > 0 || s.app.secretEnv.length > 0;
+    if (hasSecrets) {
       const secrets = new EnvSecrets(
         `${name}-secrets`,
         {
@@ -184,7 +184,6 @@ export class Site extends pulumi.ComponentResource {
       },
       child,
     );
-
 
     const tlsPaths = { certificatePath: `${host.dirs.tls}/fullchain.pem`, keyPath: `${host.dirs.tls}/privkey.pem` };
     const edge = new DnsTls(
