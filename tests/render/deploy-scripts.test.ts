@@ -14,23 +14,16 @@ import {
   type BackupScriptSpec,
   type ReleaseScriptSpec,
 } from "../../renderers/deploy-scripts";
-import { PATH, run, tempDir } from "./helpers";
+import { PATH, requireBinaries, run, tempDir } from "./helpers";
 import { shapeProperty, type FieldCase } from "./script-properties";
 
 /*
  * The backup, restore-drill and release scripts need Docker and a Postgres container: here they are
  * checked statically (exact text, shellcheck, bash -n, properties) plus the branches that end before
- * any docker call. The end-to-end layer (tests/e2e) runs them for real on the devhost.
+ * any docker call. The host layer (tests/host) runs them for real on the devhost.
  */
 
-/** Fails the file with the binary's name instead of a confusing spawn error further down. */
-async function requireBinaries(bins: string[]): Promise<void> {
-  for (const bin of bins) {
-    const r = await run("sh", ["-c", `command -v ${bin}`]);
-    if (r.exitCode !== 0) throw new Error(`deploy-scripts render tests need ${bin} on PATH (${PATH}); install it (Debian: apt-get install ${bin})`);
-  }
-}
-beforeAll(() => requireBinaries(["bash", "curl", "shellcheck", "mktemp", "head"]));
+beforeAll(() => requireBinaries("deploy-scripts", ["bash", "curl", "shellcheck", "mktemp", "head"]));
 
 const IMAGE = `sha256:${"0123456789abcdef".repeat(4)}`;
 const BACKUP_SPEC: BackupScriptSpec = { siteName: "shop", database: "shop", user: "shop_owner", directory: "/var/backups/berth/shop", keep: 14 };

@@ -78,3 +78,11 @@ export function nginxShape(text: string): { semicolons: number; open: number; cl
   const count = (c: string) => text.split(c).length - 1;
   return { semicolons: count(";"), open: count("{"), close: count("}"), lines: count("\n") };
 }
+
+/** Fails a test file with the binary's name instead of a confusing spawn error further down. */
+export async function requireBinaries(suite: string, bins: string[]): Promise<void> {
+  for (const bin of bins) {
+    const r = await run("sh", ["-c", `command -v ${bin}`]);
+    if (r.exitCode !== 0) throw new Error(`${suite} render tests need ${bin} on PATH (${PATH}); install it (Debian: apt-get install ${bin})`);
+  }
+}

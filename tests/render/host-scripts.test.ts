@@ -12,17 +12,10 @@ import {
   type CertbotSpec,
   type SelfSignedSpec,
 } from "../../renderers/host-scripts";
-import { PATH, run, tempDir } from "./helpers";
+import { PATH, requireBinaries, run, tempDir } from "./helpers";
 import { shapeProperty, type FieldCase } from "./script-properties";
 
-/** Fails the file with the binary's name instead of a confusing spawn error further down. */
-async function requireBinaries(bins: string[]): Promise<void> {
-  for (const bin of bins) {
-    const r = await run("sh", ["-c", `command -v ${bin}`]);
-    if (r.exitCode !== 0) throw new Error(`host-scripts render tests need ${bin} on PATH (${PATH}); install it (Debian: apt-get install ${bin})`);
-  }
-}
-beforeAll(() => requireBinaries(["bash", "sh", "openssl", "shellcheck"]));
+beforeAll(() => requireBinaries("host-scripts", ["bash", "sh", "openssl", "shellcheck"]));
 
 const TLS = { certificatePath: "/etc/berth/shop/tls/fullchain.pem", keyPath: "/etc/berth/shop/tls/privkey.pem" };
 const SELF_SIGNED_SPEC: SelfSignedSpec = { ...TLS, hostnames: ["example.com", "*.example.com"], validityDays: 365, onlyIfMissing: false };

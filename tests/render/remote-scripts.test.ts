@@ -30,24 +30,8 @@ mv -f "$tmp" "$target"
 trap - EXIT
 `;
 
-const REMOVE_SITE = `set -euo pipefail
-target='/etc/nginx/conf.d/berth-shop.conf'
-mkdir -p /run/lock
-exec 9>/run/lock/berth-nginx.lock
-flock -w 300 9
-if [ ! -e "$target" ]; then
-  echo "berth: $target already absent"
-  exit 0
-fi
-backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
-trap 'rm -f "$backup"' EXIT
-mv -f "$target" "$backup"
-if ! out=$(nginx -t 2>&1); then
-  mv -f "$backup" "$target"
-  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
-  exit 1
-fi
-nginx_workers() {
+// The reload that waits for nginx's new workers, shared by the install and remove scripts.
+const RELOAD_NGINX = `nginx_workers() {
   local master=$1 stat pid ppid rest
   for stat in /proc/[0-9]*/stat; do
     # A process may exit between the glob and the read.
@@ -74,7 +58,26 @@ reload_nginx() {
   echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
   return 1
 }
-if systemctl is-active --quiet nginx; then
+`;
+
+const REMOVE_SITE = `set -euo pipefail
+target='/etc/nginx/conf.d/berth-shop.conf'
+mkdir -p /run/lock
+exec 9>/run/lock/berth-nginx.lock
+flock -w 300 9
+if [ ! -e "$target" ]; then
+  echo "berth: $target already absent"
+  exit 0
+fi
+backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
+trap 'rm -f "$backup"' EXIT
+mv -f "$target" "$backup"
+if ! out=$(nginx -t 2>&1); then
+  mv -f "$backup" "$target"
+  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+${RELOAD_NGINX}if systemctl is-active --quiet nginx; then
   reload_nginx
 fi
 echo "berth: removed $target"
@@ -165,34 +168,7 @@ cat >"$new" <<'BERTH_NGINX_SITE_EOF'
 server {}
 BERTH_NGINX_SITE_EOF
 chmod 0644 "$new"
-nginx_workers() {
-  local master=$1 stat pid ppid rest
-  for stat in /proc/[0-9]*/stat; do
-    # A process may exit between the glob and the read.
-    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
-    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
-  done
-}
-reload_nginx() {
-  local master before pid
-  master=$(systemctl show -p MainPID --value nginx)
-  if [ -z "$master" ] || [ "$master" = 0 ]; then
-    # Not run by systemd: nothing to watch, so no wait.
-    systemctl reload nginx
-    return 0
-  fi
-  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
-  systemctl reload nginx
-  for _ in $(seq 1 100); do
-    for pid in $(nginx_workers "$master"); do
-      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
-    done
-    sleep 0.1
-  done
-  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
-  return 1
-}
-ensure_running() {
+${RELOAD_NGINX}ensure_running() {
   if systemctl is-active --quiet nginx; then
     reload_nginx
   else
