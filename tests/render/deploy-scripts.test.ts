@@ -15,7 +15,7 @@ import {
   type ReleaseScriptSpec,
 } from "../../renderers/deploy-scripts";
 import { PATH, requireBinaries, run, tempDir } from "./helpers";
-import { shapeProperty, type FieldCase } from "./script-properties";
+import { expectRejection, shapeProperty, type FieldCase } from "./script-properties";
 
 /*
  * The backup, restore-drill and release scripts need Docker and a Postgres container: here they are
@@ -326,18 +326,7 @@ const errorCases: Case[] = [
 ];
 
 describe("deploy scripts: rejected values", () => {
-  it.each(errorCases)("%s", (_name, render, field, reason) => {
-    let error: unknown;
-    try {
-      render();
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(RenderError);
-    expect((error as RenderError).field).toBe(field);
-    expect((error as RenderError).message.startsWith(`${field}: `)).toBe(true);
-    expect((error as RenderError).message).toMatch(reason);
-  });
+  it.each(errorCases)("%s", (_name, render, field, reason) => expectRejection(render, field, reason));
 });
 
 // ---- properties: any string in an interpolated field is refused or leaves the script's shape alone ----

@@ -57,3 +57,17 @@ export function shapeProperty(c: FieldCase): string[] {
   expect(scripts.length, "the generator should produce some accepted values").toBeGreaterThan(0);
   return scripts;
 }
+
+/** `render` throws a RenderError for `field`, whose message starts with the field and says what is allowed. */
+export function expectRejection(render: () => unknown, field: string, reason: RegExp): void {
+  let error: unknown;
+  try {
+    render();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(RenderError);
+  expect((error as RenderError).field).toBe(field);
+  expect((error as RenderError).message.startsWith(`${field}: `)).toBe(true);
+  expect((error as RenderError).message).toMatch(reason);
+}
