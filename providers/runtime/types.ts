@@ -7,6 +7,8 @@ import type { CheckFailure } from "./definition";
 import { containsUnknown, type Value } from "./properties";
 
 export type TypeSpec =
+  /** `pulumi.json#/Any`: any value. */
+  | "any"
   | "string"
   | "integer"
   | "number"
@@ -20,6 +22,7 @@ export type PropertyTypes = Record<string, TypeSpec>;
 /** Type failures of one value, with its property path. Unknown values (preview) pass. */
 export function typeFailures(path: string, v: Value | undefined, t: TypeSpec): CheckFailure[] {
   if (v === undefined || v === null || containsUnknown(v) && !Array.isArray(v) && typeof v !== "object") return [];
+  if (t === "any") return [];
   const fail = (what: string): CheckFailure[] => [{ property: path, reason: `${path} must be ${what}, got ${JSON.stringify(v)}` }];
   if (t === "string") return typeof v === "string" ? [] : fail("a string");
   if (t === "boolean") return typeof v === "boolean" ? [] : fail("a boolean");
