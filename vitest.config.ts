@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three layers, each runnable alone (`npm run test:unit` etc.); `npm test` runs them in order.
+// The layers, each runnable alone (`npm run test:unit` etc.); `npm test` runs them in order.
 export default defineConfig({
   test: {
     projects: [
@@ -42,6 +42,19 @@ export default defineConfig({
           globalSetup: ["tests/cli/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 3_600_000,
+        },
+      },
+      {
+        test: {
+          // The provider stand-ins against the real providers' schemas and SEMANTICS.md, one case
+          // per rule; the rules with real effects run against Docker and the devhost.
+          name: "providers",
+          include: ["tests/providers/**/*.test.ts"],
+          globalSetup: ["tests/providers/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
         },
       },
       {

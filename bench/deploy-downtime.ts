@@ -75,7 +75,8 @@ async function appBootSeconds(tag: string, network: string, databaseUrl: string)
 }
 
 async function main() {
-  const { engineBin, devhost } = await prepareEnvironment(REPO);
+  const { engineBin, pluginBin, providers, devhost } = await prepareEnvironment(REPO);
+  console.log(providers);
   await execa("bash", ["-c", "command -v docker-compose >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null"], { stdio: "inherit" });
   const rows: Row[] = [];
   const quiet = () => undefined;
@@ -83,7 +84,7 @@ async function main() {
   // berth
   const base = devhostSite(devhost, SITE, DOMAIN);
   const config = (tag: string) => ({ ...base, app: { ...base.app, tag, release: ["/app/demo", "migrate"] } });
-  const stack = await createLocalStack({ name: "bench", engineBin, values: config("v1") });
+  const stack = await createLocalStack({ name: "bench", engineBin, pluginBin, values: config("v1") });
   const composeDir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-bench-compose-"));
   try {
     await stack.stack.up({ onOutput: quiet });

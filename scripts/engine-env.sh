@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Source me (do not run): puts berth's Pulumi engine first on PATH.
+# Source me (do not run): puts berth's Pulumi engine first on PATH, then the provider stand-ins
+# for the providers with no real plugin (scripts/standins.sh says which).
 #
 #   source scripts/engine-env.sh
 #
@@ -11,16 +12,18 @@
 # set -euo pipefail) and returns non-zero if ensure fails.
 
 berth_engine_env() {
-  local here bin cache
+  local here bin plugins cache
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || return 1
   bin=$(bash "$here/engine.sh" ensure) || return 1
   [[ -n $bin && -x $bin/pulumi ]] || return 1
-  # Drop an earlier copy of the dir so re-sourcing does not grow PATH.
+  plugins=$(bash "$here/standins.sh" ensure) || return 1
+  # Drop earlier copies of the dirs so re-sourcing does not grow PATH.
   local rest=":$PATH:"
   rest=${rest//":$bin:"/:}
+  rest=${rest//":$plugins:"/:}
   rest=${rest#:}
   rest=${rest%:}
-  export PATH="$bin${rest:+:$rest}"
+  export PATH="$bin:$plugins${rest:+:$rest}"
   export PULUMI_SKIP_UPDATE_CHECK=true
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/berth/engine
   if [[ $bin == "$cache"/* ]]; then

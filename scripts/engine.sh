@@ -46,7 +46,8 @@ RECIPES=(
   "pulumi|cli|github.com/pulumi/pulumi/pkg/v3/cmd/pulumi|v3.259.0|osusergo,grpcnotrace|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v3.259.0"
   "pulumi-language-nodejs|langhost|github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs|v3.68.0|osusergo,grpcnotrace|github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v3.68.0"
 )
-# Resource plugins the engine must find: name|version the SDKs in package.json ask for.
+# Resource plugins the smoke program uses: name|version the SDKs in package.json ask for. Where
+# no real plugin is installed, scripts/standins.sh provides berth's stand-ins.
 PROVIDERS=(
   "command|1.2.1"
   "random|4.21.1"
@@ -128,9 +129,8 @@ build_one() {
   log "built $bin in ${took}s"
 }
 
-# A pulumi that a user installed normally: exactly $PULUMI_VERSION, its language
-# host next to it or on PATH, and each provider on PATH or installed as a plugin
-# of exactly the version the SDK asks for. Prints its dir on success.
+# A pulumi that a user installed normally: exactly $PULUMI_VERSION, with its language host next to
+# it or on PATH. Its provider plugins are scripts/standins.sh's business. Prints its dir on success.
 system_engine() {
   [[ -z ${BERTH_ENGINE_NO_SYSTEM:-} ]] || return 1
   local p dir v
@@ -140,17 +140,6 @@ system_engine() {
   v=$(PULUMI_SKIP_UPDATE_CHECK=true timeout 60 "$p" version 2>/dev/null) || return 1
   [[ $v == "$PULUMI_VERSION" ]] || return 1
   [[ -x $dir/pulumi-language-nodejs ]] || command -v pulumi-language-nodejs >/dev/null 2>&1 || return 1
-  local plugins entry name ver
-  plugins=$(PULUMI_SKIP_UPDATE_CHECK=true timeout 60 "$p" plugin ls --json 2>/dev/null) || plugins='[]'
-  for entry in "${PROVIDERS[@]}"; do
-    IFS='|' read -r name ver <<<"$entry"
-    command -v "pulumi-resource-$name" >/dev/null 2>&1 && continue
-    PLUGINS_JSON=$plugins node -e '
-      const [name, ver] = process.argv.slice(1);
-      const ps = JSON.parse(process.env.PLUGINS_JSON || "[]") || [];
-      process.exit(ps.some(p => p.kind === "resource" && p.name === name && p.version === ver) ? 0 : 1);
-    ' "$name" "$ver" || return 1
-  done
   printf '%s\n' "$dir"
 }
 
@@ -216,15 +205,6 @@ cmd_ensure() {
     [[ $v == "$PULUMI_VERSION" ]] || die "$BIN_DIR/pulumi reports '$v', want $PULUMI_VERSION"
   fi
   write_dynamic_provider
-  local entry name missing=()
-  for entry in "${PROVIDERS[@]}"; do
-    IFS='|' read -r name _ <<<"$entry"
-    [[ -x $BIN_DIR/pulumi-resource-$name ]] || missing+=("pulumi-resource-$name")
-  done
-  if ((${#missing[@]})); then
-    log "missing: ${missing[*]} (no recipe can build them offline; see scripts/engine/README.md)"
-    [[ -n ${BERTH_ENGINE_ALLOW_MISSING:-} ]] || die "set BERTH_ENGINE_ALLOW_MISSING=1 to go on without them"
-  fi
   printf '%s\n' "$BIN_DIR"
 }
 
@@ -240,7 +220,9 @@ cmd_status() {
 cmd_smoke() {
   local bin
   bin=$(cmd_ensure)
-  export PATH="$bin:$PATH" PULUMI_SKIP_UPDATE_CHECK=true
+  local plugins_bin
+  plugins_bin=$(bash "$ROOT/scripts/standins.sh" ensure)
+  export PATH="$bin:$plugins_bin:$PATH" PULUMI_SKIP_UPDATE_CHECK=true
   [[ $bin != "$BIN_DIR" ]] || export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
   local tmp
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-engine-smoke.XXXXXX")

@@ -13,14 +13,28 @@ export interface DevhostInfo {
   container: string;
 }
 
-/** The Pulumi CLI's bin directory (built from Go modules when no pinned CLI is installed). */
-export async function prepareEngine(root: string): Promise<string> {
-  const engine = await execa("bash", ["scripts/engine.sh", "ensure"], { cwd: root, stderr: "inherit" });
-  return engine.stdout.trim().split("\n").pop()!;
+export interface EngineInfo {
+  /** The Pulumi CLI's bin directory (built from Go modules when no pinned CLI is installed). */
+  engineBin: string;
+  /** The provider stand-ins' launchers, for the providers with no real plugin (may hold none). */
+  pluginBin: string;
+  /** Which providers are stand-ins, as `scripts/standins.sh` says it. */
+  providers: string;
 }
 
-export async function prepareEnvironment(root: string): Promise<{ engineBin: string; devhost: DevhostInfo }> {
-  return { engineBin: await prepareEngine(root), devhost: await prepareDevhost(root) };
+export async function prepareEngine(root: string): Promise<EngineInfo> {
+  const engine = await execa("bash", ["scripts/engine.sh", "ensure"], { cwd: root, stderr: "inherit" });
+  const plugins = await execa("bash", ["scripts/standins.sh", "ensure"], { cwd: root, stderr: "inherit" });
+  const report = await execa("bash", ["scripts/standins.sh", "report"], { cwd: root });
+  return {
+    engineBin: engine.stdout.trim().split("\n").pop()!,
+    pluginBin: plugins.stdout.trim().split("\n").pop()!,
+    providers: report.stdout.trim(),
+  };
+}
+
+export async function prepareEnvironment(root: string): Promise<EngineInfo & { devhost: DevhostInfo }> {
+  return { ...(await prepareEngine(root)), devhost: await prepareDevhost(root) };
 }
 
 /** Docker, the local images and the devhost, up. */

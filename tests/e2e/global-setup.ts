@@ -5,12 +5,15 @@ import { prepareEnvironment, type DevhostInfo } from "./environment";
 declare module "vitest" {
   export interface ProvidedContext {
     engineBin: string;
+    pluginBin: string;
     devhost: DevhostInfo;
   }
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const { engineBin, devhost } = await prepareEnvironment(project.config.root);
+  const { engineBin, pluginBin, providers, devhost } = await prepareEnvironment(project.config.root);
+  console.log(`e2e: ${providers}`);
   project.provide("engineBin", engineBin);
+  project.provide("pluginBin", pluginBin);
   project.provide("devhost", devhost);
 }

@@ -26,6 +26,7 @@ beforeAll(async () => {
   s = await createLocalStack({
     name: "le",
     engineBin: inject("engineBin"),
+    pluginBin: inject("pluginBin"),
     // No database: this stack is about the certificate. The version path answers without one.
     values: {
       site: c.site,

@@ -45,7 +45,7 @@ const vhostFile = `/etc/nginx/conf.d/berth-${SITE}.conf`;
 const volume = `berth-${SITE}-e2e-postgres-data`;
 
 beforeAll(async () => {
-  s = await createLocalStack({ name: "e2e", engineBin: inject("engineBin"), values: baseConfig() });
+  s = await createLocalStack({ name: "e2e", engineBin: inject("engineBin"), pluginBin: inject("pluginBin"), values: baseConfig() });
   await s.stack.setConfig("berth:secrets.API_TOKEN", { value: providedToken, secret: true }, true);
 });
 

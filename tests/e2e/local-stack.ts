@@ -34,7 +34,7 @@ export interface LocalStack {
   cli(args: string[], opts?: { reject?: boolean }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
-export async function createLocalStack(opts: { name: string; engineBin: string; values: Record<string, unknown> }): Promise<LocalStack> {
+export async function createLocalStack(opts: { name: string; engineBin: string; pluginBin: string; values: Record<string, unknown> }): Promise<LocalStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-e2e-${opts.name}-`));
   const backend = path.join(dir, "state");
   fs.mkdirSync(backend);
@@ -43,12 +43,14 @@ export async function createLocalStack(opts: { name: string; engineBin: string; 
     `name: berth\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: ${REPO}\n`,
   );
   const env: Record<string, string> = {
-    PATH: `${opts.engineBin}:${process.env.PATH}`,
+    // The engine first, then the stand-ins for the providers with no real plugin (scripts/standins.sh).
+    PATH: `${opts.engineBin}:${opts.pluginBin}:${process.env.PATH}`,
     PULUMI_BACKEND_URL: `file://${backend}`,
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_HOME: path.join(dir, "pulumi-home"),
+    // PULUMI_HOME stays the user's: that is where `pulumi plugin install` puts real plugins,
+    // which scripts/standins.sh lets win over the stand-ins.
   };
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(opts.engineBin), skipVersionCheck: false });
   const stack = await LocalWorkspace.createStack({ stackName: opts.name, workDir: dir }, { envVars: env, pulumiCommand, secretsProvider: "passphrase" });

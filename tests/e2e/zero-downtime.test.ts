@@ -54,7 +54,7 @@ async function dumps(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  s = await createLocalStack({ name: "zd", engineBin: inject("engineBin"), values: config("v1") });
+  s = await createLocalStack({ name: "zd", engineBin: inject("engineBin"), pluginBin: inject("pluginBin"), values: config("v1") });
   await s.stack.up({ onOutput });
   const write = await request(DOMAIN, HTTPS_PORT, "/api/rows", { method: "POST", body: JSON.stringify({ value: "before-any-deploy" }) });
   expect(write.status).toBeLessThan(300);
