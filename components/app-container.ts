@@ -117,8 +117,8 @@ export interface AppContainerArgs {
  * one image pinned by id. Each release is its own set of resources, named by tag, with no fixed
  * container name or host port: a new release is created beside the old one, and the old one is
  * deleted only at the end of a successful `up` — after nginx switched. A failed deploy leaves the
- * old release running and in state, untouched; Pulumi's own replace would instead mark it for
- * deletion at the start of the next `up`.
+ * old release running and in state, untouched; Pulumi's own create-before-delete replace would
+ * instead mark it for deletion, carried out at the end of the next successful `up`.
  */
 export class AppContainer extends pulumi.ComponentResource {
   /** The image id (`sha256:…`) the containers run. */
@@ -205,6 +205,15 @@ export class AppContainer extends pulumi.ComponentResource {
       destroyGraceSeconds: args.stopTimeoutSeconds ?? 30,
       mustRun: true,
     };
+    // Docker records a swap limit of twice the memory when none is given, and the provider reads
+    // it back into state (SEMANTICS.md §3), so an unset one would show as a change on every `up`
+    // after a create. Equal to the memory limit: no swap, as on a server sized for its app.
+    const memoryLimits = (memory: number) => ({ memory, memorySwap: memory });
+    // The docker provider replaces containers delete-before-replace (SEMANTICS.md §3): a same-tag
+    // change (env, secret rotation, command) would stop the serving container before its
+    // successor passed the gate. Auto-named, with Docker-assigned ports, two copies can run side
+    // by side, so the old one goes last, after nginx switched.
+    const replaceOrder = { ...afterRelease, deleteBeforeReplace: false };
 
     const hc = args.healthCheck;
     const web = new docker.Container(
@@ -213,7 +222,7 @@ export class AppContainer extends pulumi.ComponentResource {
         ...common,
         command: args.command,
         labels: labels("web"),
-        memory: args.memoryMiB ?? 768,
+        ...memoryLimits(args.memoryMiB ?? 768),
         ports: [{ internal: args.port, ip: "127.0.0.1" }],
         healthcheck: {
           tests: hc.command ?? ["CMD-SHELL", `curl -fsS -o /dev/null http://127.0.0.1:${args.port}${hc.path} || exit 1`],
@@ -223,14 +232,14 @@ export class AppContainer extends pulumi.ComponentResource {
           startPeriod: hc.startPeriod,
         },
       },
-      afterRelease,
+      replaceOrder,
     );
 
     for (const [process, spec] of Object.entries(args.processes ?? {})) {
       new docker.Container(
         `${name}-${process}-${args.tag}`,
-        { ...common, command: spec.command, labels: labels(process), memory: spec.memoryMiB ?? args.memoryMiB ?? 768 },
-        afterRelease,
+        { ...common, command: spec.command, labels: labels(process), ...memoryLimits(spec.memoryMiB ?? args.memoryMiB ?? 768) },
+        replaceOrder,
       );
     }
 

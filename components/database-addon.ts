@@ -95,6 +95,9 @@ export class DatabaseAddon extends pulumi.ComponentResource {
       image: image.imageId,
       restart: "unless-stopped",
       memory: args.memoryMiB ?? (postgres ? 512 : 256),
+      // Unset, Docker records twice the memory and the provider reads it back, a change on every
+      // `up` after a create (SEMANTICS.md §3). Equal to the memory limit: no swap.
+      memorySwap: args.memoryMiB ?? (postgres ? 512 : 256),
       networksAdvanced: [{ name: args.network, aliases: [alias] }],
       volumes: [{ volumeName: volume.name, containerPath: dataPath }],
       labels: [

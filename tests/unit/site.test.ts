@@ -87,6 +87,8 @@ describe("Site (recording mocks)", () => {
     });
     expect(web.wait).toBeUndefined();
     expect(web.memory).toBe(768);
+    // Unset, Docker's own value (2 × memory) is read back and shows as a change on the next up.
+    expect(web.memorySwap).toBe(768);
     expect(web.restart).toBe("unless-stopped");
     expect(web.networksAdvanced).toEqual([{ name: "berth-demo-test" }]);
     expect(web.envs).toHaveLength(2);
