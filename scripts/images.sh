@@ -11,6 +11,13 @@
 #   berth-demo:v1|v2|v3     demo app (v3: /api/health never 200)
 #   berth/devhost:bookworm  systemd + nginx + sshd(127.0.0.1:2222) + docker CLI
 #
+# Every image is built from TRACKED files only: the build context of images/NAME
+# and the demo app's source (demo/) are copied from `git ls-files` (with their
+# work-tree content) into a temporary dir, and the `berth.hash` label is the hash
+# of that copy. Untracked files and empty folders in the work tree never reach a
+# build nor change a hash (they are reported and ignored), so a clean clone
+# builds exactly what the author's machine built.
+#
 # Caches (outside the repo): ${XDG_CACHE_HOME:-$HOME/.cache}/berth/images
 #   debian-bookworm-<hash>.tar   rootfs tarball, reimported in seconds after a
 #                                dockerd rebuild
@@ -40,10 +47,50 @@ as_root() {
 
 sha() { sha256sum | cut -c1-16; }
 
-# Hash of a directory's files (relative paths + contents), stable across runs.
+# Scratch space for the tracked-files copies (made by cmd_ensure, in the main
+# shell, as stage_tracked runs in command substitutions); removed on exit.
+STAGE_ROOT=""
+cleanup_stage() { if [[ -n "$STAGE_ROOT" ]]; then rm -rf "$STAGE_ROOT"; fi; }
+trap cleanup_stage EXIT
+
+# stage_tracked DIR -> prints a fresh temp dir holding a copy of the files git
+# tracks under DIR (index entries, with their current work-tree content; a
+# tracked file deleted from the work tree is left out). Nothing untracked, no
+# empty folder. Modes are normalized (0755 if executable, else 0644; dirs 0755)
+# so the umask of the checkout does not matter either.
+stage_tracked() {
+  local dir=$1 dest
+  git -C "$REPO_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+    || die "$REPO_ROOT is not a git work tree: images are built from tracked files only"
+  [[ -n "$STAGE_ROOT" ]] || die "internal: STAGE_ROOT not set"
+  dest=$(mktemp -d "$STAGE_ROOT/ctx.XXXXXX")
+  local untracked
+  untracked=$(git -C "$dir" ls-files --others --exclude-standard -- . | head -n 5 | tr '\n' ' ')
+  if [[ -n "$untracked" ]]; then
+    log "note: ignoring untracked files in ${dir#"$REPO_ROOT"/}/ (only tracked files are built): $untracked"
+  fi
+  local f
+  while IFS= read -r -d '' f; do
+    if [[ -e "$dir/$f" || -L "$dir/$f" ]]; then printf '%s\0' "$f"; fi
+  done < <(git -C "$dir" ls-files -z --cached -- .) \
+    | tar -C "$dir" --null --no-recursion -T - -cf - \
+    | tar -C "$dest" --no-same-owner -xf -
+  [[ -n "$(ls -A "$dest")" ]] || die "no tracked files under ${dir#"$REPO_ROOT"/}/"
+  find "$dest" -type d -exec chmod 0755 {} +
+  find "$dest" -type f -perm -u+x -exec chmod 0755 {} +
+  find "$dest" -type f ! -perm -u+x -exec chmod 0644 {} +
+  printf '%s\n' "$dest"
+}
+
+# Hash of a staged dir (relative paths, file type, exec bit, contents, symlink
+# targets), stable across runs and machines.
 dir_hash() {
   local dir=$1
-  (cd "$dir" && find . -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha
+  (
+    cd "$dir"
+    find . \( -type f -o -type l \) -printf '%y %m %p %l\n' | LC_ALL=C sort
+    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+  ) | sha
 }
 
 image_hash() {
@@ -196,34 +243,39 @@ build_image() {
 }
 
 ensure_postgres() {
-  local h
-  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$IMAGES_DIR/postgres")" | sha)
-  build_image "$POSTGRES_IMAGE" "$h" "$IMAGES_DIR/postgres"
+  local ctx h
+  ctx=$(stage_tracked "$IMAGES_DIR/postgres")
+  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$ctx")" | sha)
+  build_image "$POSTGRES_IMAGE" "$h" "$ctx"
 }
 
 ensure_redis() {
-  local h
-  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$IMAGES_DIR/redis")" | sha)
-  build_image "$REDIS_IMAGE" "$h" "$IMAGES_DIR/redis"
+  local ctx h
+  ctx=$(stage_tracked "$IMAGES_DIR/redis")
+  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$ctx")" | sha)
+  build_image "$REDIS_IMAGE" "$h" "$ctx"
 }
 
 ensure_devhost() {
-  local h
-  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$IMAGES_DIR/devhost")" | sha)
-  build_image "$DEVHOST_IMAGE" "$h" "$IMAGES_DIR/devhost"
+  local ctx h
+  ctx=$(stage_tracked "$IMAGES_DIR/devhost")
+  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$ctx")" | sha)
+  build_image "$DEVHOST_IMAGE" "$h" "$ctx"
 }
 
 ensure_demo() {
   command -v go >/dev/null 2>&1 || die "go is required to build the demo app"
-  local src_hash goversion base
-  src_hash=$(dir_hash "$DEMO_DIR")
+  local src ctx src_hash ctx_hash goversion base
+  src=$(stage_tracked "$DEMO_DIR")
+  ctx=$(stage_tracked "$IMAGES_DIR/demo")
+  src_hash=$(dir_hash "$src")
+  ctx_hash=$(dir_hash "$ctx")
   goversion=$(go env GOVERSION)
   base=$(image_hash "$BASE_IMAGE")
   local v h pending=()
   declare -A hashes=()
   for v in "${DEMO_VERSIONS[@]}"; do
-    h=$(printf '%s %s %s %s %s %s\n' "$RECIPE_VERSION" "$base" "$src_hash" "$goversion" \
-      "$(dir_hash "$IMAGES_DIR/demo")" "$v" | sha)
+    h=$(printf '%s %s %s %s %s %s\n' "$RECIPE_VERSION" "$base" "$src_hash" "$goversion" "$ctx_hash" "$v" | sha)
     hashes[$v]=$h
     if up_to_date "$DEMO_REPO:$v" "$h"; then
       log "$DEMO_REPO:$v up to date ($h)"
@@ -232,15 +284,11 @@ ensure_demo() {
     fi
   done
   ((${#pending[@]})) || return 0
-  local ctx
-  ctx=$(mktemp -d)
-  # shellcheck disable=SC2064 # expand now: ctx is local
-  trap "rm -rf '$ctx'" RETURN
-  cp -a "$IMAGES_DIR/demo/." "$ctx/"
   local unhealthy
   for v in "${pending[@]}"; do
-    log "go build demo ($v)"
-    (cd "$DEMO_DIR" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath \
+    log "go build demo ($v) from the tracked files of demo/"
+    # GOWORK=off: the staged copy lives outside the repo; no go.work applies.
+    (cd "$src" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath \
       -ldflags "-s -w -X main.version=$v" -o "$ctx/demo" .) >&2
     unhealthy=0
     [[ "$v" == v3 ]] && unhealthy=1
@@ -253,6 +301,7 @@ cmd_ensure() {
   local t0=$SECONDS targets=("$@")
   ((${#targets[@]})) || targets=(debian postgres redis demo devhost)
   mkdir -p "$CACHE_DIR"
+  STAGE_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/berth-images.XXXXXX")
   docker info >/dev/null 2>&1 || "$REPO_ROOT/scripts/docker-engine.sh" ensure
   ensure_base
   local t
