@@ -6,9 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 action=${1:-up}
 
+# Node.js >= 22 first on PATH (scripts/node.sh), so npm ci, the engine's language host and the
+# provider plugins run on it.
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 bash scripts/node-modules.sh
 # shellcheck source=scripts/engine-env.sh
 source scripts/engine-env.sh
+# The images the local stack runs (berth/postgres, berth-demo), built from tracked files only;
+# devhost.sh ensures berth/devhost.
+bash scripts/images.sh ensure postgres demo >&2
 bash scripts/devhost.sh up >&2
 
 state_dir=${XDG_STATE_HOME:-$HOME/.local/state}/berth/pulumi

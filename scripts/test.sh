@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly as CI runs it (`npm test`): installs what the tests need (node
-# modules, the Pulumi engine, Docker, the local images, the devhost), then runs the unit, render,
-# host, CLI and (where the provider plugins exist) end-to-end layers, and prints one closing line
-# of counts.
+# The whole test suite, exactly as CI runs it (`npm test`): installs what the tests need (Node.js
+# >= 22, node modules, the Pulumi engine, Docker, every local image, the devhost), then runs the
+# unit, render, host, CLI and (where the provider plugins exist) end-to-end layers, and prints one
+# closing line of counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 stamp() { echo "berth-test: $* (+$(( $(date +%s) - start ))s)" >&2; }
 
+# Node.js >= 22 (what @pulumi/pulumi declares) first on PATH before anything runs on node: npm ci,
+# the engine's language host, the provider plugins, tsc and vitest (scripts/node.sh).
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
+stamp "node $(node --version) ready"
 bash scripts/node-modules.sh
 stamp "node modules ready"
 projects=(unit render host cli)
@@ -29,6 +34,12 @@ berth-test: ====================================================================
 NOTE
 fi
 stamp "pulumi engine ready"
+
+# Every image a test layer uses (berth/debian, berth/postgres, berth/redis, berth-demo:v1|v2|v3,
+# berth/devhost), built from tracked files only; seconds when they are up to date.
+bash scripts/images.sh ensure
+stamp "images ready"
+
 bash scripts/devhost.sh up
 stamp "devhost ready"
 npx tsc --noEmit
