@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually, onDevhost, request } from "./devhost";
@@ -213,15 +214,17 @@ describe.sequential("berth on the devhost (real engine)", () => {
 
   it("a second concurrent up is refused by the stack lock and the state stays valid", async () => {
     s.setConfig({ app: { ...baseConfig().app, env: { FEATURE_FLAG: "on" } } });
-    const [a, b] = await Promise.all([
-      s.cli(["up", "--yes", "--skip-preview"], { reject: false }),
-      s.cli(["up", "--yes", "--skip-preview"], { reject: false }),
-    ]);
-    const codes = [a.exitCode, b.exitCode].sort();
-    expect(codes[0]).toBe(0);
-    expect(codes[1]).not.toBe(0);
-    const refused = a.exitCode === 0 ? b : a;
-    expect(refused.stderr + refused.stdout).toMatch(/locked/i);
+    // The file backend's lock is check, write, check again (SEMANTICS of pulumi's diy backend):
+    // two ups started at the same instant can both see the other's file and both give up. An
+    // operator's second up comes while the first holds the lock, so the test starts it then.
+    const first = s.cli(["up", "--yes", "--skip-preview"], { reject: false });
+    const locks = path.join(s.backend, ".pulumi", "locks");
+    await eventually(async () => fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json")), "the first up to take the stack lock", 60_000);
+    const second = await s.cli(["up", "--yes", "--skip-preview"], { reject: false });
+    expect(second.exitCode).not.toBe(0);
+    expect(second.stderr + second.stdout).toMatch(/locked/i);
+    const a = await first;
+    expect(a.exitCode, a.stderr).toBe(0);
     const exported = await s.stack.exportStack();
     expect(exported.deployment.resources.length).toBeGreaterThan(10);
     await s.stack.preview({ expectNoChanges: true, onOutput });
