@@ -1,12 +1,15 @@
 import { defineConfig } from "vitest/config";
 
-// The layers, each runnable alone (`npm run test:unit` etc.); `npm test` runs them in order.
+// The layers, each runnable alone (`npm run test:unit` etc.). In one run, the ones that touch the
+// devhost (host, providers, e2e) run one group after another: they share its nginx, its ports and
+// the machine's Docker engine. The pure layers run together first.
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: "unit",
+          sequence: { groupOrder: 0 },
           include: ["tests/unit/**/*.test.ts"],
           // Pulumi mocks cost ~12 ms a resource and the first run compiles a lot.
           testTimeout: 30_000,
@@ -15,6 +18,7 @@ export default defineConfig({
       {
         test: {
           name: "render",
+          sequence: { groupOrder: 0 },
           include: ["tests/render/**/*.test.ts"],
           globalSetup: ["tests/render/global-setup.ts"],
           testTimeout: 60_000,
@@ -26,6 +30,7 @@ export default defineConfig({
           // The rendered host scripts, run over SSH on the devhost (systemd, nginx, Docker, Postgres)
           // exactly as the Command resources run them.
           name: "host",
+          sequence: { groupOrder: 1 },
           include: ["tests/host/**/*.test.ts"],
           globalSetup: ["tests/host/global-setup.ts"],
           testTimeout: 300_000,
@@ -38,6 +43,7 @@ export default defineConfig({
         test: {
           // The real Pulumi CLI on the berth program, where no provider plugin is needed.
           name: "cli",
+          sequence: { groupOrder: 0 },
           include: ["tests/cli/**/*.test.ts"],
           globalSetup: ["tests/cli/global-setup.ts"],
           testTimeout: 300_000,
@@ -49,6 +55,7 @@ export default defineConfig({
           // The provider stand-ins against the real providers' schemas and SEMANTICS.md, one case
           // per rule; the rules with real effects run against Docker and the devhost.
           name: "providers",
+          sequence: { groupOrder: 2 },
           include: ["tests/providers/**/*.test.ts"],
           globalSetup: ["tests/providers/global-setup.ts"],
           testTimeout: 300_000,
@@ -60,6 +67,7 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
+          sequence: { groupOrder: 3 },
           include: ["tests/e2e/**/*.test.ts"],
           globalSetup: ["tests/e2e/global-setup.ts"],
           testTimeout: 900_000,

@@ -30,6 +30,8 @@ case $action in
   up)
     pulumi up --yes --stack local --non-interactive
     url=$(pulumi stack output url --stack local)
+    # Which providers ran as stand-ins, said before the URL (README, "What is verified how").
+    bash scripts/standins.sh report
     echo "berth: local stack is up at $url (resolve it to 127.0.0.1, e.g. curl -k --resolve demo.berth.test:18443:127.0.0.1 ${url}api/health)"
     ;;
   destroy)
