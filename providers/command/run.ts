@@ -61,6 +61,11 @@ const SIGNALS: Record<string, number> = {
   ABRT: 6, ALRM: 14, FPE: 8, HUP: 1, ILL: 4, INT: 2, KILL: 9, PIPE: 13, QUIT: 3, SEGV: 11, TERM: 15, USR1: 10, USR2: 12,
 };
 
+/** The exit-status or exit-signal request, once it came. */
+interface ExitInfo {
+  status?: { code: number | null; signal?: string; desc?: string };
+}
+
 /** Test hook: the env requests the last run sent and whether the server accepted each. */
 export interface EnvReply {
   key: string;
@@ -90,7 +95,7 @@ function openSession(
   command: string,
   envs: [string, string][],
   setenv: (key: string, accepted: boolean) => Promise<Error | undefined>,
-): Promise<ClientChannel> {
+): Promise<{ stream: ClientChannel; exit: ExitInfo }> {
   const internals = client as unknown as Ssh2Internals;
   const proto = internals._protocol;
   const exec = proto.exec.bind(proto);
@@ -124,8 +129,17 @@ function openSession(
     };
     client.exec(command, (err, stream) => {
       if (aborted) return;
-      if (err) reject(err.message === "Unable to exec" ? new Error(`ssh: command ${command} failed`) : err);
-      else resolve(stream);
+      if (err) {
+        reject(err.message === "Unable to exec" ? new Error(`ssh: command ${command} failed`) : err);
+        return;
+      }
+      // ssh2 emits "exit" as the request arrives, possibly in the same packet batch as the exec
+      // reply: listen before anything else runs. (Data is buffered until read.)
+      const exit: ExitInfo = {};
+      stream.on("exit", (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
+        exit.status = { code, signal, desc };
+      });
+      resolve({ stream, exit });
     });
   });
 }
@@ -161,7 +175,7 @@ export async function runCommand(spec: RunSpec, log: Log, envReplies?: EnvReply[
       if (spec.previous.stdout !== "") envs.push(["PULUMI_COMMAND_STDOUT", spec.previous.stdout]);
       if (spec.previous.stderr !== "") envs.push(["PULUMI_COMMAND_STDERR", spec.previous.stderr]);
     }
-    const stream = await openSession(client, spec.command, envs, async (key, accepted) => {
+    const { stream, exit } = await openSession(client, spec.command, envs, async (key, accepted) => {
       envReplies?.push({ key, accepted });
       if (accepted) return undefined;
       if (userKeys.has(key)) {
@@ -192,10 +206,6 @@ export async function runCommand(spec: RunSpec, log: Log, envReplies?: EnvReply[
       combined.push(b);
       if (logStderr) lines.push(b);
     });
-    let exit: { code: number | null; signal?: string; desc?: string } | undefined;
-    stream.on("exit", (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
-      exit = { code, signal, desc };
-    });
     const closed = new Promise<void>((resolve) => stream.on("close", () => resolve()));
     // x/crypto copies Stdin (an empty reader when unset) and then sends EOF.
     if (spec.stdin !== undefined && spec.stdin.length > 0) stream.end(spec.stdin);
@@ -204,7 +214,7 @@ export async function runCommand(spec: RunSpec, log: Log, envReplies?: EnvReply[
     lines.end();
     await Promise.all(logged);
 
-    const failure = exitError(exit);
+    const failure = exitError(exit.status);
     if (failure) throw new Error(`${failure}: running ${goQuote(spec.command)}:\n${Buffer.concat(combined).toString("utf8")}`);
     return {
       stdout: trimOneNewline(Buffer.concat(stdout).toString("utf8")),
