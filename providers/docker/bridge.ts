@@ -12,7 +12,8 @@
  *   the resource asks for it or the program itself set an auto-nameable `name`
  *   (TB:pkg/tfbridge/provider.go:1235-1253; schema.go:195-246).
  * - Read (refresh) rebuilds the inputs from the new state: the old input keys with the state's
- *   values, and no `__defaults` (TB provider.go:1501-1508; schema.go:1760-1830).
+ *   values, `__defaults` shrunk to the keys that did not change (TB provider.go:1501-1508;
+ *   schema.go:1760-1830).
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { CheckContext, CheckFailure, DiffKind, DiffResult } from "../runtime/definition";
@@ -111,17 +112,24 @@ export function valuesEqual(t: TypeSpec, a: Value | undefined, b: Value | undefi
   return deepEqual(za, zb);
 }
 
+/** Whether one input's new value plans no change against the state (absent Optional+Computed included). */
+function unchanged(key: string, state: Props, news: Props, spec: DiffSpec): boolean {
+  const t = spec.inputs[key]!;
+  const o = state[key] ?? undefined;
+  const n = news[key] ?? undefined;
+  if (n === undefined && spec.computed.includes(key)) return true;
+  if (n !== undefined && containsUnknown(n)) return false;
+  return spec.equal?.[key] ? spec.equal[key]!(o, n) : valuesEqual(t, o, n, spec.sets?.includes(key) ?? false);
+}
+
 /** The bridge's Diff of new inputs against the stored state. */
 export function bridgeDiff(state: Props, news: Props, spec: DiffSpec): DiffResult {
   const detailedDiff: Record<string, DiffKind> = {};
   const replaces: string[] = [];
-  for (const [key, t] of Object.entries(spec.inputs)) {
+  for (const key of Object.keys(spec.inputs)) {
+    if (unchanged(key, state, news, spec)) continue;
     const o = state[key] ?? undefined;
     const n = news[key] ?? undefined;
-    if (n === undefined && spec.computed.includes(key)) continue;
-    const unknown = n !== undefined && containsUnknown(n);
-    const same = !unknown && (spec.equal?.[key] ? spec.equal[key]!(o, n) : valuesEqual(t, o, n, spec.sets?.includes(key) ?? false));
-    if (same) continue;
     const replace = spec.replace.includes(key);
     const base = o === undefined ? "add" : n === undefined ? "delete" : "update";
     detailedDiff[key] = (replace ? `${base}-replace` : base) as DiffKind;
@@ -138,40 +146,76 @@ export function bridgeDiff(state: Props, news: Props, spec: DiffSpec): DiffResul
   };
 }
 
-/** The state after an in-place update: new inputs, Optional+Computed ones kept when left out. */
-export function updatedState(state: Props, news: Props, spec: { inputs: PropertyTypes; computed: readonly string[] }): Props {
+/**
+ * The state after an in-place update, as SDKv2 applies a diff to the prior state: an input with no
+ * planned change keeps its stored value (read-back values and computed nested fields such as
+ * `ports[].external` included); a changed one takes the new value; a removed one goes away.
+ */
+export function updatedState(state: Props, news: Props, spec: DiffSpec): Props {
   const out: Props = { ...state };
   for (const key of Object.keys(spec.inputs)) {
+    if (unchanged(key, state, news, spec)) continue;
     const n = news[key];
     if (n !== undefined && n !== null) out[key] = n;
-    else if (!spec.computed.includes(key)) delete out[key];
+    else delete out[key];
   }
   return out;
 }
 
-function extract(old: Value, now: Value | undefined): Value | undefined {
-  if (now === undefined) return undefined;
-  if (Array.isArray(old) && Array.isArray(now) && old.length === now.length) return old.map((e, i) => extract(e, now[i]) ?? null);
+/** extractInputs: the old input's shape with the new state's values, and whether it is unchanged. */
+function extract(old: Value, now: Value): [Value, boolean] {
+  if (Array.isArray(old) && Array.isArray(now)) {
+    let same = old.length === now.length;
+    const out: Value[] = [];
+    for (let i = 0; i < old.length; i++) {
+      if (i >= now.length) break;
+      const [v, s] = extract(old[i]!, now[i]!);
+      same &&= s;
+      out.push(v);
+    }
+    return [out, same];
+  }
   if (old && now && typeof old === "object" && typeof now === "object" && !Array.isArray(old) && !Array.isArray(now)) {
     const out: Props = {};
+    let same = true;
     for (const k of Object.keys(old)) {
       if (k.startsWith("__")) continue;
-      const v = extract(old[k]!, now[k]);
-      if (v !== undefined) out[k] = v;
+      if (now[k] === undefined) {
+        same = false;
+        continue;
+      }
+      const [v, s] = extract(old[k]!, now[k]!);
+      same &&= s;
+      out[k] = v;
     }
-    return out;
+    return [out, same];
   }
-  return now;
+  return [now, deepEqual(old, now)];
 }
 
-/** ExtractInputsFromOutputs on refresh: the old input keys, with the refreshed state's values. */
+/**
+ * ExtractInputsFromOutputs on refresh (TB schema.go:1760-1830, 1950-1960): the old input keys with
+ * the refreshed state's values; keys gone from the state are dropped. `__defaults` keeps only the
+ * defaulted keys whose value did not change, so the next Check applies the Terraform default again
+ * to a key the refresh changed (a stopped container's `mustRun`), and is dropped when empty
+ * (defaults.go deleteDefaultsKey).
+ */
 export function refreshInputs(oldInputs: Props, state: Props): Props {
+  const old = oldInputs[DEFAULTS_KEY];
+  const defaults = new Set(Array.isArray(old) ? (old as string[]) : []);
   const out: Props = {};
   for (const [k, v] of Object.entries(oldInputs)) {
     if (k.startsWith("__")) continue;
-    const e = extract(v, state[k] ?? undefined);
-    if (e !== undefined && e !== null) out[k] = e;
+    const now = state[k];
+    if (now === undefined) {
+      defaults.delete(k);
+      continue;
+    }
+    const [value, same] = extract(v, now);
+    out[k] = value;
+    if (!same) defaults.delete(k);
   }
+  if (Array.isArray(old) && defaults.size > 0) out[DEFAULTS_KEY] = [...defaults].sort();
   return out;
 }
 

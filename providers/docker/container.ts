@@ -603,9 +603,7 @@ export const container: ResourceDefinition<DockerConfig> = {
     return { id, outputs: s, inputs: refreshInputs(inputs, s) };
   },
   async update({ id, olds, news }, ctx) {
-    const next = updatedState(olds, news, { inputs: INPUTS, computed: COMPUTED });
-    if (Array.isArray(next.envs)) next.envs = stringSet(next.envs as string[]);
-    if (Array.isArray(next.labels)) next.labels = labelSet(next.labels as Label[]);
+    const next = updatedState(olds, news, DIFF);
     if (ctx.preview) return next;
     const client = await clientFor(ctx.config);
     if (olds.mustRun === false && next.mustRun === true && next.start !== false) {

@@ -40,6 +40,8 @@ const REPLACE = Object.keys(INPUTS);
 /** Optional+Computed: `driver`, `options`, `internal` (resource_docker_network.go). */
 const COMPUTED = ["driver", "options", "internal"] as const;
 
+const DIFF = { inputs: INPUTS, replace: REPLACE, computed: COMPUTED, sets: ["labels"], autoNamed: true };
+
 /** StateChangeConf Delay of the read and remove waits (funcs.go:17-24). */
 export const READ_DELAY_MS = 2000;
 
@@ -88,7 +90,7 @@ export const network: ResourceDefinition<DockerConfig> = {
     return bridgeCheck({ provider: "docker", token: TOKEN, inputs: INPUTS, defaults: { ipamDriver: "default" }, autoNamed: true }, news, olds, ctx);
   },
   diff({ olds, news }) {
-    return bridgeDiff(olds, news, { inputs: INPUTS, replace: REPLACE, computed: COMPUTED, sets: ["labels"], autoNamed: true });
+    return bridgeDiff(olds, news, DIFF);
   },
   async create(inputs, ctx) {
     const p = plainInputs(inputs, INPUTS);
@@ -136,7 +138,7 @@ export const network: ResourceDefinition<DockerConfig> = {
   async update({ olds, news }) {
     // No Terraform Update: every input replaces, so this only runs for a network left with init
     // errors, and writes the planned values into state.
-    return updatedState(olds, news, { inputs: INPUTS, computed: COMPUTED });
+    return updatedState(olds, news, DIFF);
   },
   async delete({ id }, ctx) {
     const client = await clientFor(ctx.config);

@@ -29,6 +29,7 @@ const INPUTS: PropertyTypes = {
 };
 const OUTPUTS: PropertyTypes = { imageId: "string", repoDigest: "string" };
 const REPLACE = ["name", "pullTriggers", "triggers"] as const;
+const DIFF = { inputs: INPUTS, replace: REPLACE, computed: [], sets: ["pullTriggers"], autoNamed: false };
 
 /** State as the bridge writes it: inputs (sets in set order) plus the read-back outputs. */
 function baseState(p: Props): Props {
@@ -70,7 +71,7 @@ export const remoteImage: ResourceDefinition<DockerConfig> = {
   },
   diff({ olds, news }) {
     // No DBR for docker_image and `name` is not auto-named: replaces are create-before-delete.
-    return bridgeDiff(olds, news, { inputs: INPUTS, replace: REPLACE, computed: [], sets: ["pullTriggers"], autoNamed: false });
+    return bridgeDiff(olds, news, DIFF);
   },
   async create(inputs, ctx) {
     const p = plainInputs(inputs, INPUTS);
@@ -90,7 +91,7 @@ export const remoteImage: ResourceDefinition<DockerConfig> = {
     return { id: r.id, outputs, inputs: refreshInputs(inputs, outputs) };
   },
   async update({ olds, news }, ctx) {
-    const next = baseState(updatedState(olds, news, { inputs: INPUTS, computed: [] }));
+    const next = baseState(updatedState(olds, news, DIFF));
     if (ctx.preview) return next;
     const client = await clientFor(ctx.config);
     const name = next.name as string;
