@@ -424,7 +424,7 @@ describe("command stand-in: connection and dialling (SEMANTICS.md §6 Connection
     expect(bad.message).toBe("failed to parse host key: ssh: no key found");
   });
 
-  it("§6 dial: retried until more than `dialErrorLimit` attempts failed (backoff from 100 ms, ×1.5), then `after N failed attempts: <err>` with no `running` wrapper", async () => {
+  it("§6 dial: retried until more than `dialErrorLimit` attempts failed (backoff from 100 ms, ×1.5), then `after <limit> failed attempts: <err>` (the real text counts the retries, one less than the attempts) with no `running` wrapper", async () => {
     const ctx = context();
     const t0 = Date.now();
     const e = await failure(create({ connection: conn({ port: 1, dialErrorLimit: 3 }), create: "true" }, ctx));
@@ -585,6 +585,14 @@ describe("command stand-in: authentication (SEMANTICS.md §6 Connection)", () =>
         if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
         else process.env.SSH_AUTH_SOCK = saved;
       }
+    });
+
+    it("§6 auth order: x/crypto tries each method name once, so with `privateKey` set the agent (also \"publickey\") is never offered", async () => {
+      const wrongKey = sshUtils.generateKeyPairSync("ed25519").private;
+      const e = await failure(
+        create({ connection: { host: devhost.address, port: devhost.port, privateKey: wrongKey, agentSocketPath: sock, dialErrorLimit: 0 }, create: "true" }),
+      );
+      expect(e.message).toBe("after 0 failed attempts: ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain");
     });
   });
 
