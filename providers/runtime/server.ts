@@ -173,11 +173,13 @@ class StandInServer<C> {
    * outputs. A provider that accepts secrets marks an output secret when the input of the same
    * name was secret (pulumi-go-provider's rule); one that does not never sees secrets at all.
    */
-  private reveal(def: ResourceDefinition<C>, ...sets: Props[]) {
+  private reveal(def: ResourceDefinition<C>, sets: Props[], secretFrom: number[] = [0]) {
     const secretKeys = new Set<string>(this.def.acceptSecrets ? (def.secretOutputs ?? []) : []);
-    const plain = sets.map((s) => {
+    const plain = sets.map((s, i) => {
       const r = revealProps(s);
-      if (this.def.acceptSecrets) r.secretKeys.forEach((k) => secretKeys.add(k));
+      // Only the inputs the outputs come from decide their secretness: an input that stops being
+      // secret makes its output plain again.
+      if (this.def.acceptSecrets && secretFrom.includes(i)) r.secretKeys.forEach((k) => secretKeys.add(k));
       return r.plain;
     });
     const conceal = (p: Props) => (this.def.acceptSecrets ? concealProps(p, secretKeys) : p);
@@ -267,7 +269,7 @@ class StandInServer<C> {
         const r = this.resource(req.getType() || type);
         const newsRaw = toProps(req.getNews());
         const oldsRaw = req.getOlds() ? toProps(req.getOlds()) : undefined;
-        const { plain, conceal } = this.reveal(r, newsRaw);
+        const { plain, conceal } = this.reveal(r, [newsRaw]);
         const autonaming = req.getAutonaming();
         const modes = ["propose", "enforce", "disable"] as const;
         const result = r.check(plain[0]!, oldsRaw && Object.keys(oldsRaw).length ? revealProps(oldsRaw).plain : undefined, {
@@ -282,14 +284,14 @@ class StandInServer<C> {
       diff: this.unary((req: provproto.DiffRequest) => {
         const urn = req.getUrn();
         const r = this.resource(req.getType() || parseUrn(urn).type);
-        const { plain } = this.reveal(r, toProps(req.getOlds()), toProps(req.getNews()), toProps(req.getOldInputs()));
+        const { plain } = this.reveal(r, [toProps(req.getOlds()), toProps(req.getNews()), toProps(req.getOldInputs())]);
         const [olds, news, oldInputs] = plain as [Props, Props, Props];
         return diffResponse(r.diff({ id: req.getId(), olds, news, oldInputs }, this.context(urn, true)));
       }),
       create: this.unary(async (req: provproto.CreateRequest) => {
         const urn = req.getUrn();
         const r = this.resource(req.getType() || parseUrn(urn).type);
-        const { plain, conceal } = this.reveal(r, toProps(req.getProperties()));
+        const { plain, conceal } = this.reveal(r, [toProps(req.getProperties())]);
         try {
           const { id, outputs } = await r.create(plain[0]!, this.context(urn, req.getPreview()));
           const resp = new provproto.CreateResponse();
@@ -304,7 +306,7 @@ class StandInServer<C> {
       read: this.unary(async (req: provproto.ReadRequest) => {
         const urn = req.getUrn();
         const r = this.resource(req.getType() || parseUrn(urn).type);
-        const { plain, conceal } = this.reveal(r, toProps(req.getProperties()), toProps(req.getInputs()));
+        const { plain, conceal } = this.reveal(r, [toProps(req.getProperties()), toProps(req.getInputs())], [0, 1]);
         const [state, inputs] = plain as [Props, Props];
         const got = await r.read({ id: req.getId(), state, inputs }, this.context(urn, false));
         const resp = new provproto.ReadResponse();
@@ -317,7 +319,7 @@ class StandInServer<C> {
       update: this.unary(async (req: provproto.UpdateRequest) => {
         const urn = req.getUrn();
         const r = this.resource(req.getType() || parseUrn(urn).type);
-        const { plain, conceal } = this.reveal(r, toProps(req.getOlds()), toProps(req.getNews()), toProps(req.getOldInputs()));
+        const { plain, conceal } = this.reveal(r, [toProps(req.getOlds()), toProps(req.getNews()), toProps(req.getOldInputs())], [1]);
         const [olds, news, oldInputs] = plain as [Props, Props, Props];
         const outputs = await r.update({ id: req.getId(), olds, news, oldInputs }, this.context(urn, req.getPreview()));
         const resp = new provproto.UpdateResponse();
@@ -327,7 +329,7 @@ class StandInServer<C> {
       delete: this.unary(async (req: provproto.DeleteRequest) => {
         const urn = req.getUrn();
         const r = this.resource(req.getType() || parseUrn(urn).type);
-        const { plain } = this.reveal(r, toProps(req.getProperties()), toProps(req.getOldInputs()));
+        const { plain } = this.reveal(r, [toProps(req.getProperties()), toProps(req.getOldInputs())]);
         const [state, oldInputs] = plain as [Props, Props];
         await r.delete({ id: req.getId(), state, oldInputs }, this.context(urn, false));
         return new emptyproto.Empty();

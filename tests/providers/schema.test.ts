@@ -15,6 +15,8 @@ function fromSchema(schema: Schema, p: SchemaProperty, seen: string[] = []): Typ
     const t = schema.types[token];
     if (!t) throw new Error(`schema has no type ${token}`);
     if (seen.includes(token)) return { object: {} };
+    // An enum type (e.g. command's Logging) is its primitive type with a list of values.
+    if ((t as { type?: string }).type && (t as { type?: string }).type !== "object") return fromSchema(schema, { type: (t as { type: string }).type }, seen);
     return {
       object: Object.fromEntries(Object.entries(t.properties ?? {}).map(([k, v]) => [k, fromSchema(schema, v, [...seen, token])])),
       required: t.required ?? [],
