@@ -34,7 +34,14 @@ export interface LocalStack {
   cli(args: string[], opts?: { reject?: boolean }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
-export async function createLocalStack(opts: { name: string; engineBin: string; pluginBin: string; values: Record<string, unknown> }): Promise<LocalStack> {
+export async function createLocalStack(opts: {
+  name: string;
+  engineBin: string;
+  pluginBin: string;
+  values: Record<string, unknown>;
+  /** Extra environment for the engine and its plugins. */
+  env?: Record<string, string>;
+}): Promise<LocalStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-e2e-${opts.name}-`));
   const backend = path.join(dir, "state");
   fs.mkdirSync(backend);
@@ -49,6 +56,7 @@ export async function createLocalStack(opts: { name: string; engineBin: string; 
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    ...opts.env,
     // PULUMI_HOME stays the user's: that is where `pulumi plugin install` puts real plugins,
     // which scripts/standins.sh lets win over the stand-ins.
   };
