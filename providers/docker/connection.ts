@@ -2,8 +2,11 @@
  * A Docker Engine API client, JSON over HTTP, standing in for the docker/docker Go client KD uses
  * (SEMANTICS.md §1). Transports: `unix://` (node http with `socketPath`), `tcp://`/`http://`
  * (plain HTTP), and `ssh://` (the local `ssh` binary running `docker system dial-stdio`,
- * `ssh-dial.ts`). Each request gets a fresh connection (`agent: false`), so an ssh host costs one
- * ssh process per request.
+ * `ssh-dial.ts`). Connections are pooled like the Go client's transport (keep-alive, at most 2
+ * idle per host, closed after 30 s idle: docker/docker client `defaultHTTPClient` with Go's
+ * `http.Transport` defaults), so an ssh host costs one ssh process per concurrent connection, not
+ * per request. (One process per request overran sshd's MaxStartups 10:30:100 with 20 parallel
+ * requests, and the real client does not do that either.)
  *
  * The client is built lazily, the first time an operation needs it, and cached per config, as KD's
  * `MakeClient` does (KD:internal/provider/config.go:116-206). Building it pings the daemon; a ping
@@ -70,6 +73,9 @@ export class DockerClient {
   private version?: string;
   private readonly transport: { kind: "unix"; socketPath: string } | { kind: "tcp"; hostname: string; port: number } | { kind: "ssh"; args: string[] };
 
+  /** The connection pool (Go transport: keep-alive, MaxIdleConnsPerHost 2, IdleConnTimeout 30 s). */
+  private readonly agent: http.Agent;
+
   constructor(readonly config: DockerConfig) {
     const host = config.host;
     if (host.startsWith("unix://")) {
@@ -81,6 +87,18 @@ export class DockerClient {
       this.transport = { kind: "tcp", hostname: u.hostname, port: Number(u.port || 2375) };
     } else {
       throw new Error(`unable to parse docker host \`${host}\``);
+    }
+    const pool = { keepAlive: true, maxFreeSockets: 2, timeout: 30_000 };
+    const t = this.transport;
+    if (t.kind === "ssh") {
+      // Each new connection is a new local `ssh … docker system dial-stdio` process.
+      this.agent = new (class extends http.Agent {
+        override createConnection() {
+          return new CommandConn("ssh", t.args) as unknown as Duplex as never;
+        }
+      })(pool);
+    } else {
+      this.agent = new http.Agent(pool);
     }
   }
 
@@ -104,20 +122,14 @@ export class DockerClient {
       hdrs["Content-Type"] = "application/json";
       hdrs["Content-Length"] = String(payload.length);
     }
-    // One connection per request, closed after the response.
-    hdrs.Connection = "close";
-    const opts: http.RequestOptions = { method, path, headers: hdrs };
+    const opts: http.RequestOptions = { method, path, headers: hdrs, agent: this.agent };
     const t = this.transport;
-    if (t.kind === "unix") {
-      opts.socketPath = t.socketPath;
-      opts.agent = false;
-    } else if (t.kind === "tcp") {
+    if (t.kind === "unix") opts.socketPath = t.socketPath;
+    else if (t.kind === "tcp") {
       opts.host = t.hostname;
       opts.port = t.port;
-      opts.agent = false;
     } else {
-      // No agent: node then takes the connection from createConnection (a new ssh process).
-      opts.createConnection = () => new CommandConn("ssh", t.args) as unknown as Duplex as never;
+      opts.host = this.urlHost;
     }
     return new Promise<Response>((resolve, reject) => {
       const req = http.request(opts, (res) => {

@@ -68,7 +68,8 @@ export function sshArgs(spec: SshSpec, sshOpts: readonly string[]): string[] {
 
 /**
  * A net.Conn-like stream over one `ssh` process (commandconn.New). When the process's stdout ends
- * and the process exited non-zero, reads fail with commandconn's message, stderr included.
+ * and the process exited non-zero, reads fail with commandconn's message, stderr included. It
+ * carries as many HTTP requests as the pool sends it (keep-alive), like the Go client's conn.
  */
 export class CommandConn extends Duplex {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -91,6 +92,7 @@ export class CommandConn extends Duplex {
     });
     this.child.on("error", (e) => this.destroy(e));
     this.child.stdout.on("data", (d: Buffer) => {
+      this.touch();
       if (!this.push(d)) this.child.stdout.pause();
     });
     this.child.stdout.on("end", () => void this.onEof());
@@ -133,6 +135,7 @@ export class CommandConn extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void) {
+    this.touch();
     if (this.child.stdin.destroyed) return cb();
     this.child.stdin.write(chunk, () => cb());
   }
@@ -143,6 +146,7 @@ export class CommandConn extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void) {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     // commandconn.kill: SIGTERM, then SIGKILL after 3 s.
     if (!this.exited) {
       this.child.kill("SIGTERM");
@@ -155,9 +159,24 @@ export class CommandConn extends Duplex {
     cb(err);
   }
 
-  // The socket methods node's http client may call on its connection.
-  setTimeout(_ms: number, cb?: () => void) {
+  // The socket methods node's http client and agent call on a connection.
+  /** Idle timeout in ms (0: none), as `net.Socket#timeout`. */
+  timeout = 0;
+  private idleTimer?: NodeJS.Timeout;
+
+  private touch() {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.timeout > 0 && !this.destroyed) {
+      this.idleTimer = setTimeout(() => this.emit("timeout"), this.timeout);
+      this.idleTimer.unref();
+    }
+  }
+
+  setTimeout(ms: number, cb?: () => void) {
+    this.timeout = ms;
     if (cb) this.once("timeout", cb);
+    this.touch();
     return this;
   }
   setNoDelay() {
@@ -166,10 +185,15 @@ export class CommandConn extends Duplex {
   setKeepAlive() {
     return this;
   }
+  /** A pooled idle connection must not keep the process alive (the agent unrefs free sockets). */
   ref() {
+    this.child.ref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as { ref?: () => void }[]) s.ref?.();
     return this;
   }
   unref() {
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
     return this;
   }
 }
