@@ -60,6 +60,10 @@ ensure_key() {
   fi
   # The file bind-mounted into the container as root's extra authorized keys.
   install -m 0644 "$KEY.pub" "$STATE_DIR/authorized_keys"
+  # The local stack (Pulumi.local.yaml) reads the key from the checkout (.berth/ is ignored by
+  # git), so it finds this machine's key wherever XDG_CACHE_HOME points.
+  install -d -m 0700 "$REPO_ROOT/.berth/devhost"
+  install -m 0600 "$KEY" "$REPO_ROOT/.berth/devhost/id_ed25519"
   # sshd's host key is per machine too (bind-mounted), so known_hosts stays
   # valid across image rebuilds and container replacement.
   if [[ ! -s "$HOST_KEY" ]]; then
