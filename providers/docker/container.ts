@@ -154,9 +154,10 @@ const HEALTHCHECK_DEFAULTS: Props = { interval: "0s", timeout: "0s", startPeriod
 /** Nested defaults: `ports[].ip` "0.0.0.0" (and "" → "0.0.0.0", its StateFunc), `ports[].protocol` "tcp", healthcheck durations "0s", retries 0. */
 function nestedDefaults(inputs: Props): Props {
   const out = { ...inputs };
-  if (Array.isArray(out.ports) && !containsUnknown(out.ports)) {
+  if (Array.isArray(out.ports)) {
     out.ports = out.ports.map((p) => {
-      const o = { ...(p as Props) };
+      if (!p || typeof p !== "object" || Array.isArray(p)) return p; // an unknown element
+      const o = { ...p };
       if (o.ip === undefined || o.ip === null || o.ip === "") o.ip = "0.0.0.0";
       if (o.protocol === undefined || o.protocol === null) o.protocol = "tcp";
       return o;
@@ -169,8 +170,6 @@ function nestedDefaults(inputs: Props): Props {
   }
   return out;
 }
-
-const known = (v: Value | undefined): v is Value => v !== undefined && v !== null && !containsUnknown(v);
 
 /** Terraform ValidateFuncs of the implemented inputs, with KD's messages. */
 function validate(inputs: Props): CheckFailure[] {
@@ -185,10 +184,10 @@ function validate(inputs: Props): CheckFailure[] {
   geq("memory", inputs.memory, 0);
   geq("memorySwap", inputs.memorySwap, -1);
   const h = inputs.healthcheck;
-  if (known(h) && h !== null && typeof h === "object" && !Array.isArray(h)) {
+  if (h && typeof h === "object" && !Array.isArray(h)) {
     for (const k of ["interval", "timeout", "startPeriod", "startInterval"]) {
       const v = h[k];
-      if (typeof v !== "string") continue;
+      if (typeof v !== "string" || containsUnknown(v)) continue;
       try {
         if (parseGoDuration(v) < 0n) f.push({ property: `healthcheck.${k}`, reason: `'${v}' duration must not be negative` });
       } catch {

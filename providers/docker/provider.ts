@@ -8,7 +8,7 @@
  * Provider config (§1, KD:internal/provider/provider.go:45-257): `host` defaults to env
  * DOCKER_HOST, else `unix:///var/run/docker.sock`; `context` defaults to env DOCKER_CONTEXT and,
  * when non-empty, overrides `host` with the named context's endpoint from
- * `~/.docker/contexts/meta/*∕meta.json`; `sshOpts` defaults to `strings.Fields($DOCKER_SSH_OPTS)`.
+ * `~/.docker/contexts/meta/<id>/meta.json`; `sshOpts` defaults to `strings.Fields($DOCKER_SSH_OPTS)`.
  * The bridge applies these defaults to an explicit `docker.Provider` too (§11). TLS config
  * (`certPath`, `*Material`, and their DOCKER_* env defaults) would switch the ssh helper off in the
  * real provider; the stand-in implements none of it and refuses it. A config change is an
@@ -66,7 +66,9 @@ export function contextHost(contextName: string, homedir: string): string {
   try {
     entries = fs.readdirSync(dir);
   } catch (e) {
-    throw new Error(`Error loading Docker context '${contextName}': could not read contexts directory: ${(e as Error).message}`);
+    // Go's os.ReadDir wording (`open <dir>: no such file or directory`).
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (e as Error).message;
+    throw new Error(`Error loading Docker context '${contextName}': could not read contexts directory: open ${dir}: ${why}`);
   }
   for (const entry of entries) {
     try {

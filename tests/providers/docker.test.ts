@@ -218,7 +218,7 @@ describe("§1 docker Provider: config and connection", () => {
     expect(parseConfig({}, {}).sshOpts).toEqual([]);
   });
 
-  it("§1 context: a non-empty context (default env DOCKER_CONTEXT) overrides host with the context's docker endpoint; an unknown one fails", () => {
+  it("§1 context: a non-empty context (default env DOCKER_CONTEXT) overrides host with the context's docker endpoint; an unknown one (\"default\" included) fails", () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "bst-ctx-"));
     try {
       const dir = path.join(home, ".docker/contexts/meta/abc");
@@ -226,7 +226,12 @@ describe("§1 docker Provider: config and connection", () => {
       fs.writeFileSync(path.join(dir, "meta.json"), JSON.stringify({ Name: "remote", Endpoints: { docker: { Host: "ssh://ctx@host:22" } } }));
       expect(contextHost("remote", home)).toBe("ssh://ctx@host:22");
       expect(() => contextHost("default", home)).toThrow("Error loading Docker context 'default': context 'default' not found");
-      expect(() => parseConfig({ host: "unix:///x" }, { DOCKER_CONTEXT: "nope", HOME: home })).toThrow(/Error loading Docker context 'nope'/);
+      expect(() => parseConfig({ host: "unix:///x" }, { DOCKER_CONTEXT: "nope" })).toThrow(/^Error loading Docker context 'nope': /);
+      // "default" is not special to KD: without a contexts directory it fails like any other name.
+      const empty = path.join(home, "empty");
+      expect(() => contextHost("default", empty)).toThrow(
+        `Error loading Docker context 'default': could not read contexts directory: open ${empty}/.docker/contexts/meta: no such file or directory`,
+      );
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
@@ -539,6 +544,19 @@ describe("§3 Container: diff rules", () => {
   ] as Array<[string, Props, string]>)("§3 validation: `%s` is checked like the Terraform schema does", (prop, change, reason) => {
     const r = container.check({ image: "i", ...change }, undefined, cctx("c"));
     expect(r.failures).toContainEqual({ property: prop, reason });
+  });
+
+  it("§0 preview: Check accepts values not known yet, type-checks the rest and still fills the defaults", () => {
+    const r = container.check({ image: UNKNOWN, ports: [{ internal: 80, ip: UNKNOWN }], healthcheck: { tests: ["CMD", "true"], interval: UNKNOWN } }, undefined, cctx("c"));
+    expect(r.failures).toEqual([]);
+    expect(r.inputs.ports).toEqual([{ internal: 80, ip: UNKNOWN, protocol: "tcp" }]);
+    expect((r.inputs.healthcheck as Props).timeout).toBe("0s");
+  });
+
+  it("§3 preview: a new `image` not known yet (its RemoteImage is replaced) plans a replace", () => {
+    const olds = checked(container, { image: "sha256:aaa" });
+    const news = checked(container, { image: UNKNOWN }, olds);
+    expect(container.diff({ id: "c", olds, news, oldInputs: olds }, ctx("c")).replaces).toEqual(["image"]);
   });
 
   it("§3 preview: Create predicts the planned state with Docker's picks unknown (external port, hostname, …) and touches nothing", async () => {
