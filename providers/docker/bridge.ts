@@ -16,8 +16,8 @@
  *   schema.go:1760-1830).
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { CheckContext, CheckFailure, DiffKind, DiffResult } from "../runtime/definition";
-import { refuseUnknownInputs } from "../runtime/definition";
+import type { CheckContext, CheckFailure, DiffKind, DiffResult, OperationContext, ResourceDefinition } from "../runtime/definition";
+import { InitFailedError, refuseUnknownInputs } from "../runtime/definition";
 import { containsUnknown, deepEqual, type Props, type Value } from "../runtime/properties";
 import type { PropertyTypes, TypeSpec } from "../runtime/types";
 
@@ -224,4 +224,40 @@ export function plainInputs(inputs: Props, types: PropertyTypes): Props {
   const out: Props = {};
   for (const k of Object.keys(types)) if (inputs[k] !== undefined && inputs[k] !== null) out[k] = inputs[k]!;
   return out;
+}
+
+/** Terraform diagnostics as the bridge turns them into an error: go-multierror's list format. */
+export function tfErrorText(message: string): string {
+  return `1 error occurred:\n\t* ${message}\n\n`;
+}
+
+const VERBS = { create: "creating", read: "refreshing", update: "updating", delete: "deleting" } as const;
+
+/**
+ * The bridge's error wrapping around a resource's CRUD functions (TB provider.go:1337-1391,
+ * 1480-1483, 1715-1770, 1833; tfshim/sdk-v2/diagnostics.go): a failure that left no state is the
+ * bare diagnostics list; a failure that left state (a create that got an ID, and every update,
+ * since SDKv2 hands back the planned state with the error) is an init error
+ * `creating|updating <urn>: …`; refresh and delete failures are `refreshing|deleting <urn>: …`.
+ */
+export function withBridgeErrors<C>(def: ResourceDefinition<C>): ResourceDefinition<C> {
+  const wrap =
+    <A extends unknown[], R>(op: keyof typeof VERBS, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await fn(...a);
+      } catch (e) {
+        const urn = (a[1] as OperationContext<C>).urn;
+        const text = tfErrorText(e instanceof Error ? e.message : String(e));
+        if (e instanceof InitFailedError) throw new InitFailedError(`${VERBS[op]} ${urn}: ${text}`, e.id, e.properties);
+        throw new Error(op === "create" ? text : `${VERBS[op]} ${urn}: ${text}`);
+      }
+    };
+  return {
+    ...def,
+    create: wrap("create", def.create.bind(def)),
+    read: wrap("read", def.read.bind(def)),
+    update: wrap("update", def.update.bind(def)),
+    delete: wrap("delete", def.delete.bind(def)),
+  };
 }

@@ -26,7 +26,7 @@
 import { type CheckFailure, InitFailedError, type ResourceDefinition } from "../runtime/definition";
 import { containsUnknown, deepEqual, type Props, UNKNOWN, type Value } from "../runtime/properties";
 import type { PropertyTypes } from "../runtime/types";
-import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState, valuesEqual } from "./bridge";
+import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState, valuesEqual, withBridgeErrors } from "./bridge";
 import { clientFor, type DockerClient, type DockerConfig, errorContains } from "./connection";
 import { formatGoDuration, parseGoDuration } from "./go-duration";
 import { findImage } from "./image-lookup";
@@ -518,7 +518,35 @@ export async function readContainer(client: DockerClient, id: string, state: Pro
   return s;
 }
 
-export const container: ResourceDefinition<DockerConfig> = {
+/** resourceDockerContainerUpdate: a start for mustRun false→true, then one ContainerUpdate if a live field changed. */
+async function applyUpdate(config: DockerConfig, id: string, olds: Props, next: Props): Promise<void> {
+  const client = await clientFor(config);
+  if (olds.mustRun === false && next.mustRun === true && next.start !== false) {
+    try {
+      await client.call("POST", `/containers/${id}/start`);
+    } catch (e) {
+      throw new Error(`Unable to start container: ${(e as Error).message}`);
+    }
+  }
+  if (LIVE.some((k) => !valuesEqual(INPUTS[k]!, olds[k] ?? undefined, next[k] ?? undefined, false))) {
+    const body: Record<string, unknown> = {
+      RestartPolicy: { Name: next.restart ?? "", MaximumRetryCount: 0 },
+      CpuShares: 0,
+      Memory: ((next.memory as number | undefined) ?? 0) * MiB,
+      MemoryReservation: 0,
+      CpusetCpus: "",
+    };
+    const swap = (next.memorySwap as number | undefined) ?? 0;
+    if (swap !== 0) body.MemorySwap = swap > 0 ? swap * MiB : swap;
+    try {
+      await client.call("POST", `/containers/${id}/update`, { body });
+    } catch (e) {
+      throw new Error(`Unable to update a container: ${(e as Error).message}`);
+    }
+  }
+}
+
+export const container: ResourceDefinition<DockerConfig> = withBridgeErrors({
   token: TOKEN,
   inputs: INPUTS,
   outputs: OUTPUTS,
@@ -604,29 +632,12 @@ export const container: ResourceDefinition<DockerConfig> = {
   async update({ id, olds, news }, ctx) {
     const next = updatedState(olds, news, DIFF);
     if (ctx.preview) return next;
-    const client = await clientFor(ctx.config);
-    if (olds.mustRun === false && next.mustRun === true && next.start !== false) {
-      try {
-        await client.call("POST", `/containers/${id}/start`);
-      } catch (e) {
-        throw new Error(`Unable to start container: ${(e as Error).message}`);
-      }
-    }
-    if (LIVE.some((k) => !valuesEqual(INPUTS[k]!, olds[k] ?? undefined, next[k] ?? undefined, false))) {
-      const body: Record<string, unknown> = {
-        RestartPolicy: { Name: next.restart ?? "", MaximumRetryCount: 0 },
-        CpuShares: 0,
-        Memory: ((next.memory as number | undefined) ?? 0) * MiB,
-        MemoryReservation: 0,
-        CpusetCpus: "",
-      };
-      const swap = (next.memorySwap as number | undefined) ?? 0;
-      if (swap !== 0) body.MemorySwap = swap > 0 ? swap * MiB : swap;
-      try {
-        await client.call("POST", `/containers/${id}/update`, { body });
-      } catch (e) {
-        throw new Error(`Unable to update a container: ${(e as Error).message}`);
-      }
+    try {
+      await applyUpdate(ctx.config, id, olds, next);
+    } catch (e) {
+      // SDKv2 returns the planned state with the error: the engine records it with init errors,
+      // so the next `up` finds nothing to change and never retries the call (derived).
+      throw new InitFailedError((e as Error).message, id, next);
     }
     return next;
   },
@@ -650,4 +661,4 @@ export const container: ResourceDefinition<DockerConfig> = {
       if (!errorContains(e, "No such container", "is already in progress")) throw new Error(`Error waiting for container removal '${id}': ${(e as Error).message}`);
     }
   },
-};
+});

@@ -16,7 +16,7 @@
 import { InitFailedError, type ResourceDefinition } from "../runtime/definition";
 import { type Props, UNKNOWN } from "../runtime/properties";
 import type { PropertyTypes } from "../runtime/types";
-import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState } from "./bridge";
+import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, withBridgeErrors } from "./bridge";
 import { clientFor, type DockerClient, type DockerConfig, errorContains } from "./connection";
 import { retryUntil } from "./retry";
 import { type Label, labelSet, labelsToMap, mapToLabels } from "./terraform-set";
@@ -82,7 +82,7 @@ async function readNetwork(client: DockerClient, id: string): Promise<NetworkIns
   }
 }
 
-export const network: ResourceDefinition<DockerConfig> = {
+export const network: ResourceDefinition<DockerConfig> = withBridgeErrors({
   token: TOKEN,
   inputs: INPUTS,
   outputs: OUTPUTS,
@@ -135,10 +135,10 @@ export const network: ResourceDefinition<DockerConfig> = {
     const outputs = stateFrom(n);
     return { id, outputs, inputs: refreshInputs(inputs, outputs) };
   },
-  async update({ olds, news }) {
-    // No Terraform Update: every input replaces, so this only runs for a network left with init
-    // errors, and writes the planned values into state.
-    return updatedState(olds, news, DIFF);
+  async update({ id, olds }) {
+    // docker_network has no Update function: SDKv2 answers "doesn't support update" with the prior
+    // state (only reachable for a network left with init errors, since every input replaces).
+    throw new InitFailedError("doesn't support update", id, olds);
   },
   async delete({ id }, ctx) {
     const client = await clientFor(ctx.config);
@@ -157,4 +157,4 @@ export const network: ResourceDefinition<DockerConfig> = {
       }
     });
   },
-};
+});

@@ -10,10 +10,10 @@
  * - Delete uses `keepLocally` from STATE; otherwise `ImageRemove(name, force=forceRemove)` by name.
  * Not implemented (refused): `build`, `platform`.
  */
-import type { ResourceDefinition } from "../runtime/definition";
+import { InitFailedError, type ResourceDefinition } from "../runtime/definition";
 import { type Props, UNKNOWN } from "../runtime/properties";
 import type { PropertyTypes } from "../runtime/types";
-import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState } from "./bridge";
+import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState, withBridgeErrors } from "./bridge";
 import { clientFor, type DockerClient, type DockerConfig } from "./connection";
 import { findImage, repoDigest, searchLocalImage } from "./image-lookup";
 import { stringSet } from "./terraform-set";
@@ -60,7 +60,7 @@ async function lookupOrPull(client: DockerClient, name: string): Promise<void> {
   }
 }
 
-export const remoteImage: ResourceDefinition<DockerConfig> = {
+export const remoteImage: ResourceDefinition<DockerConfig> = withBridgeErrors({
   token: TOKEN,
   inputs: INPUTS,
   outputs: OUTPUTS,
@@ -90,15 +90,20 @@ export const remoteImage: ResourceDefinition<DockerConfig> = {
     const outputs = { ...state, imageId: r.imageId, repoDigest: r.repoDigest };
     return { id: r.id, outputs, inputs: refreshInputs(inputs, outputs) };
   },
-  async update({ olds, news }, ctx) {
+  async update({ id, olds, news }, ctx) {
     const next = baseState(updatedState(olds, news, DIFF));
     if (ctx.preview) return next;
-    const client = await clientFor(ctx.config);
-    const name = next.name as string;
-    await lookupOrPull(client, name);
-    const r = await readImage(client, name);
-    if (!r) return next;
-    return { ...next, imageId: r.imageId, repoDigest: r.repoDigest };
+    try {
+      const client = await clientFor(ctx.config);
+      const name = next.name as string;
+      await lookupOrPull(client, name);
+      const r = await readImage(client, name);
+      if (!r) return next;
+      return { ...next, imageId: r.imageId, repoDigest: r.repoDigest };
+    } catch (e) {
+      // SDKv2 hands back the planned state with the error: an init error (TB provider.go:1715-1770).
+      throw new InitFailedError((e as Error).message, id, next);
+    }
   },
   async delete({ state }, ctx) {
     const client = await clientFor(ctx.config);
@@ -119,4 +124,4 @@ export const remoteImage: ResourceDefinition<DockerConfig> = {
       throw new Error(`Unable to remove Docker image: ${(e as Error).message}`);
     }
   },
-};
+});

@@ -12,7 +12,7 @@
 import { type ResourceDefinition, InitFailedError } from "../runtime/definition";
 import { type Props, UNKNOWN } from "../runtime/properties";
 import type { PropertyTypes } from "../runtime/types";
-import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs } from "./bridge";
+import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, withBridgeErrors } from "./bridge";
 import { clientFor, type DockerClient, type DockerConfig, errorContains, isNotFound } from "./connection";
 import { retryUntil } from "./retry";
 import { labelSet, labelsToMap, mapToLabels, type Label } from "./terraform-set";
@@ -60,7 +60,7 @@ async function inspect(client: DockerClient, name: string): Promise<VolumeInspec
   }
 }
 
-export const volume: ResourceDefinition<DockerConfig> = {
+export const volume: ResourceDefinition<DockerConfig> = withBridgeErrors({
   token: TOKEN,
   inputs: INPUTS,
   outputs: OUTPUTS,
@@ -122,4 +122,4 @@ export const volume: ResourceDefinition<DockerConfig> = {
       }
     });
   },
-};
+});

@@ -48,9 +48,14 @@ const DEVHOST: DockerConfig = parseConfig(
 /** Nothing listens here: any Docker call would fail. */
 const NOWHERE: DockerConfig = { host: "unix:///nonexistent/docker.sock", sshOpts: [], disableDockerDaemonCheck: false };
 
+const urnOf = (name: string) => `urn:pulumi:test::berth::docker:index:X::${name}`;
 function ctx(name: string, config: DockerConfig = LOCAL, preview = false): OperationContext<DockerConfig> {
-  return { urn: `urn:pulumi:test::berth::docker:index:X::${name}`, name, type: "docker:index:X", preview, config, log: async () => {} };
+  return { urn: urnOf(name), name, type: "docker:index:X", preview, config, log: async () => {} };
 }
+/** A Terraform diagnostic as the bridge reports it (go-multierror's list). */
+const tf = (message: string) => `1 error occurred:\n\t* ${message}\n\n`;
+/** The same, for use inside a RegExp, with the message a pattern. */
+const tfRe = (pattern: string) => `1 error occurred:\n\t\\* ${pattern}`;
 function cctx(name: string, seed = "seed"): CheckContext {
   return { urn: `urn:pulumi:test::berth::docker:index:X::${name}`, name, type: "docker:index:X", randomSeed: Buffer.from(seed) };
 }
@@ -169,7 +174,7 @@ describe("§0 cross-cutting mechanics, as the docker stand-in applies them", () 
     expect(err).toBeInstanceOf(InitFailedError);
     const e = err as InitFailedError;
     // Docker 20.10 accepts NetworkConnect of a created container to a missing network; the start fails.
-    expect(e.message).toBe(`Unable to start container: Error response from daemon: network ${P}-no-such-network not found`);
+    expect(e.message).toBe(`creating ${urnOf("partial")}: ${tf(`Unable to start container: Error response from daemon: network ${P}-no-such-network not found`)}`);
     expect(e.id).toMatch(/^[0-9a-f]{64}$/);
     expect(e.properties.name).toBe(`${P}-partial`);
     // The container exists (created, never started).
@@ -272,10 +277,12 @@ describe("§1 docker Provider: config and connection", () => {
     expect(() => parseSshUrl("ssh://u:pw@h")).toThrow(/plain-text password is not supported/);
   });
 
-  it("§1 connection: a ping failure fails the operation with KD's text, prefixed by the CRUD function (unix socket)", async () => {
+  it("§1 connection: a ping failure fails the operation with KD's text, prefixed by the CRUD function and wrapped by the bridge (unix socket)", async () => {
     const err = await volume.read({ id: "v", state: {}, inputs: {} }, ctx("v", NOWHERE)).catch((e: Error) => e.message);
     expect(err).toBe(
-      "failed to create Docker client: Error pinging Docker server, please make sure that unix:///nonexistent/docker.sock is reachable and has a  '_ping' endpoint. Error: Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?",
+      `refreshing ${urnOf("v")}: ${tf(
+        "failed to create Docker client: Error pinging Docker server, please make sure that unix:///nonexistent/docker.sock is reachable and has a  '_ping' endpoint. Error: Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?",
+      )}`,
     );
   });
 
@@ -351,7 +358,7 @@ describe("§2 RemoteImage", () => {
   it("§2 Create of an image that is not local pulls it; offline the pull fails with the exact message", async () => {
     const name = `${P}.invalid/absent:1`;
     const err = await remoteImage.create(checked(remoteImage, { name }), ctx("img")).catch((e: Error) => e.message);
-    expect(err).toMatch(new RegExp(`^Unable to read Docker image into resource: unable to pull image ${name.replace(/\./g, "\\.")}: error pulling image ${name.replace(/\./g, "\\.")}: Error response from daemon: `));
+    expect(err).toMatch(new RegExp(`^${tfRe("")}Unable to read Docker image into resource: unable to pull image ${name.replace(/\./g, "\\.")}: error pulling image ${name.replace(/\./g, "\\.")}: Error response from daemon: `));
   });
 
   it.each([
@@ -699,6 +706,18 @@ describe("§3 Container on the real Docker engine", () => {
     expect((await inspectContainer(created.id)).State.Running).toBe(true);
   });
 
+  it("§0/§3 a failed Update is an init error holding the PLANNED state (SDKv2 returns it with the error), so the next `up` would not retry the call", async () => {
+    // memory above the swap limit the daemon recorded (2 × 64 MiB at create), memorySwap not sent.
+    const olds = { ...created.outputs, memory: 64, memorySwap: 128, mustRun: true };
+    const news = checked(container, { ...inputs, memory: 512, restart: "always" }, inputs);
+    const before = (await inspectContainer(created.id)).HostConfig.Memory;
+    const err = await container.update({ id: created.id, olds, news, oldInputs: inputs }, ctx("web")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InitFailedError);
+    expect((err as Error).message).toMatch(new RegExp(`^updating ${urnOf("web").replace(/[.$]/g, "\\$&")}: ${tfRe("")}Unable to update a container: Error response from daemon: `));
+    expect((err as InitFailedError).properties.memory).toBe(512);
+    expect((await inspectContainer(created.id)).HostConfig.Memory).toBe(before);
+  });
+
   it("§3/§10 Read of a removed container drops it from state; Delete of it succeeds (\"No such container\" ignored)", async () => {
     await container.delete({ id: created.id, state: created.outputs, oldInputs: inputs }, ctx("web"));
     await expect(inspectContainer(created.id)).rejects.toThrow(/No such container/);
@@ -726,7 +745,7 @@ describe("§3 Container Create: start, wait and failures", () => {
     const err = await container.create(inputs, ctx("u")).catch((e: unknown) => e);
     const took = Date.now() - t0;
     expect(err).toBeInstanceOf(InitFailedError);
-    expect((err as Error).message).toBe("container failed to be in healthy state");
+    expect((err as Error).message).toBe(`creating ${urnOf("u")}: ${tf("container failed to be in healthy state")}`);
     // Unhealthy after ~2 s, yet the loop went on to the 6 s timeout.
     expect((await inspectContainer((err as InitFailedError).id)).State.Health?.Status).toBe("unhealthy");
     expect(took).toBeGreaterThanOrEqual(5500);
@@ -738,7 +757,7 @@ describe("§3 Container Create: start, wait and failures", () => {
     const err = await container.create(inputs, ctx("n")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InitFailedError);
     expect((err as Error).message).toBe(
-      "you have supplied a 'wait' argument, but the container does not have a healthcheck defined. Please remove the 'wait' argument or add a 'healthcheck' attribute",
+      `creating ${urnOf("n")}: ${tf("you have supplied a 'wait' argument, but the container does not have a healthcheck defined. Please remove the 'wait' argument or add a 'healthcheck' attribute")}`,
     );
     await container.delete({ id: (err as InitFailedError).id, state: (err as InitFailedError).properties, oldInputs: inputs }, ctx("n"));
   });
@@ -756,14 +775,14 @@ describe("§3 Container Create: start, wait and failures", () => {
     const inputs = checked(container, { name: `${P}-emptycmd`, image: "berth/debian:bookworm", command: ["sleep", ""] });
     const err = await container.create(inputs, ctx("e")).catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(InitFailedError);
-    expect((err as Error).message).toBe("values for command may not be empty");
+    expect((err as Error).message).toBe(tf("values for command may not be empty"));
   });
 
   it("§3 Create step 1: an image that is not local and cannot be pulled fails the create", async () => {
     const image = `${P}.invalid/none:1`;
     const inputs = checked(container, { name: `${P}-noimage`, image });
     const err = await container.create(inputs, ctx("i")).catch((e: Error) => e.message);
-    expect(err).toMatch(new RegExp(`^Unable to create container with image ${image.replace(/\./g, "\\.")}: unable to pull image `));
+    expect(err).toMatch(new RegExp(`^${tfRe("")}Unable to create container with image ${image.replace(/\./g, "\\.")}: unable to pull image `));
   });
 
   it("§3 image read-back: a configured `sha256:` ID stays the ID; a tag stays the tag (Config.Image)", async () => {
@@ -808,7 +827,7 @@ describe("§4 Network", () => {
     expect(made.id).toMatch(/^[0-9a-f]{64}$/);
     expect(made.outputs).toMatchObject({ name: `${P}-dup`, labels: [{ label: "k", value: "v" }], driver: "bridge", scope: "local", ipamDriver: "default" });
     const err = await network.create(inputs, ctx("n")).catch((e: Error) => e.message);
-    expect(err).toMatch(/^Unable to create network: Error response from daemon: network with name .* already exists/);
+    expect(err).toMatch(new RegExp(`^${tfRe("")}Unable to create network: Error response from daemon: network with name ${P}-dup already exists`));
   });
 
   it("§4 Read: waits ~2 s, reads labels back (an out-of-band label difference plans a replace), and drops a network that is gone", async () => {
@@ -902,6 +921,6 @@ describe("bridge mechanics behind §0 and §10", () => {
 
   it("§1/§2 RemoteImage Delete builds the client (pings) first, even when keepLocally makes it a no-op", async () => {
     const err = await remoteImage.delete({ id: "x", state: { name: "x", keepLocally: true }, oldInputs: {} }, ctx("i", NOWHERE)).catch((e: Error) => e.message);
-    expect(err).toMatch(/^failed to create Docker client: Error pinging Docker server/);
+    expect(err).toMatch(new RegExp(`^deleting ${urnOf("i").replace(/[.$]/g, "\\$&")}: ${tfRe("")}failed to create Docker client: Error pinging Docker server`));
   });
 });
