@@ -114,7 +114,7 @@ export class DockerClient {
     return `${this.transport.hostname}:${this.transport.port}`;
   }
 
-  /** Sends one request on a fresh connection and reads the whole response. */
+  /** Sends one request on a pooled connection and reads the whole response. */
   private send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const hdrs: Record<string, string> = { Host: this.urlHost, "User-Agent": "Docker-Client/28.5.2 (linux)", ...headers };
