@@ -65,7 +65,26 @@ const urlPath = z
 
 const duration = stringish(
   z.string({ error: "must be a duration such as 5s, 500ms or 1m" }).regex(DURATION, "must be a duration such as 5s, 500ms or 1m"),
-);
+).transform(goDuration);
+
+/**
+ * A duration in the form Go's `time.Duration.String()` prints it (`90s` → `1m30s`, `1m` → `1m0s`,
+ * `1000ms` → `1s`). The docker provider reads healthcheck durations back in that form, so any
+ * other spelling would show as a change after every create or refresh.
+ */
+export function goDuration(text: string): string {
+  const [, amount, unit] = /^([0-9]+)(ms|s|m|h)$/.exec(text)!;
+  const ms = Number(amount) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as "ms" | "s" | "m" | "h"];
+  if (ms === 0) return "0s";
+  if (ms < 1000) return `${ms}ms`;
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  // Fractional seconds print without trailing zeros, as Go does (1500ms → 1.5s).
+  const seconds = String((ms % 60_000) / 1000);
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}
 
 const envName = z.string().regex(ENV_NAME, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 

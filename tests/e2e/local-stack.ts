@@ -131,7 +131,9 @@ export function devhostSite(
       tag: "v1",
       port: 8080,
       memory: "256m",
-      healthCheck: { interval: "1s", startPeriod: "1s", retries: 30, timeout: "2s" },
+      // Spelled unlike Go's Duration.String() on purpose: Docker reads these back as "1s" and "2s",
+      // and a second up must still change nothing.
+      healthCheck: { interval: "1000ms", startPeriod: "1s", retries: 30, timeout: "2000ms" },
       stopTimeout: 10,
     } as Record<string, unknown>,
     database: { image: "berth/postgres", tag: "15" } as Record<string, unknown>,

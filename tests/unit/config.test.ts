@@ -59,6 +59,21 @@ describe("valid configuration", () => {
     expect(parseStackConfig(raw(withValue(MINIMAL, "app.memory", "512MiB"))).settings.app.memory).toBe(512);
   });
 
+  it.each([
+    ["1m", "1m0s"],
+    ["90s", "1m30s"],
+    ["1000ms", "1s"],
+    ["1500ms", "1.5s"],
+    ["500ms", "500ms"],
+    ["2h", "2h0m0s"],
+    ["0s", "0s"],
+    ["5s", "5s"],
+  ])("writes the health check duration %s as Go prints it, %s, so Docker's read-back is no change", (written, go) => {
+    const { settings } = parseStackConfig(raw(withValue(MINIMAL, "app.healthCheck", { interval: written, startPeriod: written })));
+    expect(settings.app.healthCheck.interval).toBe(go);
+    expect(settings.app.healthCheck.startPeriod).toBe(go);
+  });
+
   it("ignores other namespaces (provider config such as cloudflare:apiToken)", () => {
     const input = raw(MINIMAL);
     input.values["cloudflare:apiToken"] = "not ours";
