@@ -1,6 +1,9 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { renderDatabasePasswordScript, renderDatabasePasswordSql } from "../renderers/deploy-scripts";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface DatabaseAddonArgs {
   /** `postgres` (the app's database) or `redis` (cache and job queue, seed 004). */
@@ -46,6 +49,13 @@ export interface DatabaseAddonArgs {
    * @default false
    */
   protect?: boolean;
+  /**
+   * SSH connection to the host running the container (postgres only). With it, the password in
+   * state is applied to the database on every change of password or container, so a retained
+   * volume is never left with a password nobody has.
+   * @default none: the password stays the one the data directory was initialised with
+   */
+  connection?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
 }
 
 /**
@@ -155,9 +165,27 @@ export class DatabaseAddon extends pulumi.ComponentResource {
           replaceOrder,
         );
 
+    // Postgres keeps the password of its first initialisation in the data directory, which
+    // outlives this RandomPassword (destroy then up, a refactor). Applying the password in state
+    // to the running server keeps the two the same; the URL waits for it.
+    let passwordApplied: pulumi.Output<string> = pulumi.output("");
+    if (postgres && args.connection) {
+      const apply = new command.remote.Command(
+        `${name}-password-applied`,
+        {
+          connection: args.connection,
+          ...WITHOUT_PREVIOUS_OUTPUT,
+          create: container.name.apply((c) => renderDatabasePasswordScript({ container: c, user })),
+          stdin: pulumi.secret(secretPassword.apply((pw) => renderDatabasePasswordSql(user, pw))),
+        },
+        { parent: this },
+      );
+      passwordApplied = apply.id;
+    }
+
     this.url = pulumi.secret(
       postgres
-        ? pulumi.interpolate`postgres://${user}:${secretPassword}@${alias}:5432/${database}`
+        ? pulumi.interpolate`postgres://${user}:${secretPassword}@${alias}:5432/${database}${passwordApplied.apply(() => "")}`
         : pulumi.interpolate`redis://:${secretPassword}@${alias}:6379/0`,
     );
     this.volumeName = volume.name;

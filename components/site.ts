@@ -107,6 +107,7 @@ export class Site extends pulumi.ComponentResource {
           user: s.database.user,
           memoryMiB: s.database.memory,
           protect: s.database.protect,
+          connection: host.connection,
         },
         onDocker,
       );

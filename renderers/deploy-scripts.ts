@@ -66,6 +66,43 @@ echo "berth-backup: $dir/$name ($(stat -c %s "$dir/$name") bytes)"
 `;
 }
 
+export interface DatabasePasswordScriptSpec {
+  /** The Postgres container (its Docker name). */
+  container: string;
+  /** The database user whose password is set. */
+  user: string;
+}
+
+/**
+ * Sets the database user's password to the one in state, on every change of password or
+ * container. Postgres keeps the password it was initialised with in its data directory, and the
+ * data outlives the RandomPassword (destroy then up, a refactor): without this the app meets a
+ * retained volume with a new password and cannot log in. The statement, password included, comes
+ * on stdin (`renderDatabasePasswordSql`), never in argv.
+ */
+export function renderDatabasePasswordScript(spec: DatabasePasswordScriptSpec): string {
+  const container = matchString("container", spec.container, DOCKER_NAME, "letters, digits, '_', '.' and '-'");
+  const user = matchString("user", spec.user, POSIX_NAME, POSIX_NAME_ALLOWED);
+  return `set -euo pipefail
+# The server may still be starting after a replace; wait for it as Docker's health check does.
+for _ in $(seq 1 60); do
+  docker exec ${shellQuote(container)} pg_isready -q -U ${shellQuote(user)} -d postgres && break
+  sleep 1
+done
+docker exec -i ${shellQuote(container)} psql -v ON_ERROR_STOP=1 -q -U ${shellQuote(user)} -d postgres
+echo "berth: password of database user ${user} applied"
+`;
+}
+
+/** The statement for `renderDatabasePasswordScript`'s stdin. The password is letters and digits only. */
+export function renderDatabasePasswordSql(user: string, password: string): string {
+  const u = matchString("user", user, POSIX_NAME, POSIX_NAME_ALLOWED);
+  // The message never shows the value: it is a secret.
+  if (!/^[A-Za-z0-9]{16,128}$/.test(password)) throw new RenderError("password", "must be 16 to 128 letters and digits");
+  const pw = password;
+  return `ALTER ROLE "${u}" WITH PASSWORD '${pw}';\n`;
+}
+
 export interface RestoreDrillScriptSpec {
   siteName: string;
   user: string;

@@ -237,4 +237,13 @@ describe.sequential("berth on the devhost (real engine)", () => {
     expect((await onDevhost(devhost.container, `test -e ${vhostFile}`, { reject: false })).exitCode).not.toBe(0);
     expect((await execa("docker", ["volume", "inspect", volume])).exitCode).toBe(0);
   });
+
+  it("up after destroy brings the site back on the retained volume: a new password, and the app still logs in and finds every row", async () => {
+    // destroy deleted the RandomPassword, so this up generates a new one while Postgres keeps the
+    // data directory, and with it the old password, unless berth applies the new one.
+    const up = await s.stack.up({ onOutput });
+    expect(up.summary.result).toBe("succeeded");
+    expect((await health()).json).toMatchObject({ ok: true, database: "connected" });
+    expect(await rows()).toContain("written-under-v1");
+  });
 });

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import {
   RenderError,
   renderBackupScript,
+  renderDatabasePasswordScript,
+  renderDatabasePasswordSql,
   renderDockerEnvFile,
   renderHealthGateScript,
   renderReleaseScript,
@@ -393,9 +395,32 @@ describe("deploy scripts: shellcheck", () => {
     ["release", RELEASE, []],
     ["release without labels and a shell command", renderReleaseScript({ ...RELEASE_SPEC, command: ["sh", "-c", "echo \"$X\" 'y'"], labels: {} }), []],
     ["health gate", HEALTH_GATE, []],
+    ["database password", renderDatabasePasswordScript({ container: "berth-shop-db-1a2b3c4", user: "shop_owner" }), []],
   ] as [string, string, string[]][])("shellcheck -s bash: %s", async (_name, script, excluded) => {
     const r = await run("shellcheck", ["-s", "bash", ...(excluded.length > 0 ? ["-e", excluded.join(",")] : []), "-"], { input: script });
     expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
+  });
+});
+
+describe("database password: the statement on stdin", () => {
+  it("is one ALTER ROLE for the user, and the script carries no password", () => {
+    expect(renderDatabasePasswordSql("shop_owner", "Ab3".repeat(11))).toBe(`ALTER ROLE "shop_owner" WITH PASSWORD '${"Ab3".repeat(11)}';\n`);
+    expect(renderDatabasePasswordScript({ container: "c1", user: "shop_owner" })).not.toMatch(/PASSWORD/);
+  });
+
+  it.each(["short", "has'quote".padEnd(20, "x"), "has space".padEnd(20, "x"), "x".repeat(129)])("refuses the password %j without showing it", (pw) => {
+    let message = "";
+    try {
+      renderDatabasePasswordSql("app", pw);
+    } catch (e) {
+      expect(e).toBeInstanceOf(RenderError);
+      message = (e as Error).message;
+    }
+    expect(message).toBe("password: must be 16 to 128 letters and digits");
+  });
+
+  it.each([["container", { container: "a;rm -rf /", user: "app" }], ["user", { container: "c1", user: "App" }]] as const)("refuses a bad %s", (field, spec) => {
+    expect(() => renderDatabasePasswordScript(spec)).toThrow(new RegExp(`^${field}: `));
   });
 });
 
