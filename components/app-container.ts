@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderDockerEnvFile, renderReleaseScript } from "../renderers/deploy-scripts";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface AppHealthCheck {
   /** HTTP path that answers 200 when the app is up. */
@@ -176,6 +177,7 @@ export class AppContainer extends pulumi.ComponentResource {
         `${name}-release`,
         {
           connection: args.release.connection,
+          ...WITHOUT_PREVIOUS_OUTPUT,
           // The environment, secrets included, goes in on stdin as a Docker env file.
           stdin: pulumi.secret(
             pulumi.output(args.secretEnv ?? {}).apply((secret) => renderDockerEnvFile({ ...plainEnv, ...(secret as Record<string, string>) })),

@@ -4,6 +4,7 @@ import { renderBackupScript, renderRestoreDrillScript } from "../renderers/deplo
 import { renderInstallFileScript } from "../renderers/remote-scripts";
 import { shellQuote } from "../renderers/shell";
 import { SystemdUnit } from "./systemd-unit";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface DatabaseBackupArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -64,6 +65,7 @@ export class DatabaseBackup extends pulumi.ComponentResource {
           `${name}-${s.key}`,
           {
             connection: args.connection,
+            ...WITHOUT_PREVIOUS_OUTPUT,
             stdin: s.content,
             create: renderInstallFileScript({ path: s.path, mode: "0750", owner: "root", group: "root" }),
             delete: `rm -f ${shellQuote(s.path)}\n`,
@@ -77,6 +79,7 @@ export class DatabaseBackup extends pulumi.ComponentResource {
       `${name}-pre-deploy`,
       {
         connection: args.connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
         create: `${shellQuote(this.backupScript)} ${shellQuote(args.tag)}\n`,
         // A new image is a new deploy: the command is replaced, so it runs again before the release.
         triggers: [args.imageReference],

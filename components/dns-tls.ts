@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderOriginCsrScript, renderSelfSignedScript } from "../renderers/host-scripts";
 import { renderInstallFileScript } from "../renderers/remote-scripts";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export type DnsSpec =
   | { provider: "none" }
@@ -93,6 +94,7 @@ export class DnsTls extends pulumi.ComponentResource {
         `${name}-certificate`,
         {
           connection: args.connection,
+          ...WITHOUT_PREVIOUS_OUTPUT,
           create: renderSelfSignedScript({
             certificatePath: args.certificatePath,
             keyPath: args.keyPath,
@@ -116,7 +118,7 @@ export class DnsTls extends pulumi.ComponentResource {
       case "cloudflare-origin": {
         const csr = new command.remote.Command(
           `${name}-origin-csr`,
-          { connection: args.connection, create: renderOriginCsrScript({ keyPath: args.keyPath, hostnames: args.domains }) },
+          { connection: args.connection, ...WITHOUT_PREVIOUS_OUTPUT, create: renderOriginCsrScript({ keyPath: args.keyPath, hostnames: args.domains }) },
           child,
         );
         const origin = new cloudflare.OriginCaCertificate(
@@ -133,6 +135,7 @@ export class DnsTls extends pulumi.ComponentResource {
           `${name}-certificate`,
           {
             connection: args.connection,
+            ...WITHOUT_PREVIOUS_OUTPUT,
             stdin: origin.certificate,
             create: renderInstallFileScript({ path: args.certificatePath, mode: "0644", owner: "root", group: "root" }),
           },

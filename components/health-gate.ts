@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderHealthGateScript } from "../renderers/deploy-scripts";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface HealthGateArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -36,6 +37,7 @@ export class HealthGate extends pulumi.ComponentResource {
       `${name}-poll`,
       {
         connection: args.connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
         // A new port is a new release: the script text changes, so the gate runs again.
         create: pulumi.output(args.port).apply((port) =>
           renderHealthGateScript({ port, path: args.path, intervalSeconds: args.intervalSeconds ?? 1, timeoutSeconds: args.timeoutSeconds ?? 60 }),

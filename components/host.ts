@@ -31,6 +31,14 @@ export interface HostArgs {
   installPackages?: boolean;
 }
 
+/**
+ * For every Command berth runs on the host. The command provider sends the previous stdout and
+ * stderr to the next run as `PULUMI_COMMAND_*` variables through SSH `setenv`, which a stock sshd
+ * refuses (AcceptEnv), so each update and delete would warn (SEMANTICS.md §6). No berth script
+ * reads them.
+ */
+export const WITHOUT_PREVIOUS_OUTPUT = { addPreviousOutputInEnv: false } as const;
+
 const BASE_REQUIREMENTS = [
   { command: "nginx", package: "nginx-light" },
   { command: "systemctl", package: "systemd" },
@@ -72,6 +80,7 @@ export class Host extends pulumi.ComponentResource {
       `${name}-bootstrap`,
       {
         connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
         create: renderHostBootstrapScript({
           siteName: args.siteName,
           requires: requires.filter((r, i) => requires.findIndex((o) => o.command === r.command) === i),

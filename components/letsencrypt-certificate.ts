@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { certbotRenewalUnits, renderCertbotScript } from "../renderers/host-scripts";
 import { SystemdUnit } from "./systemd-unit";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface LetsEncryptCertificateArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -47,6 +48,7 @@ export class LetsEncryptCertificate extends pulumi.ComponentResource {
       `${name}-issue`,
       {
         connection: args.connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
         create: renderCertbotScript({
           siteName: args.siteName,
           hostnames: args.domains,

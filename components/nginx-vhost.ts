@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { renderNginxVhost, type NginxVhostSpec } from "../renderers/nginx-vhost";
 import { renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../renderers/remote-scripts";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface NginxVhostArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -47,6 +48,7 @@ export class NginxVhost extends pulumi.ComponentResource {
       `${name}-site`,
       {
         connection: args.connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
         create: this.config.apply((content) => renderInstallNginxSiteScript({ siteName: args.spec.siteName, content, confDir })),
         delete: renderRemoveNginxSiteScript({ siteName: args.spec.siteName, confDir }),
         // A new file path is a new resource: the new file is installed before the old one is removed.

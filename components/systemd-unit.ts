@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderEnvFile } from "../renderers/env-file";
 import { planSystemdInstall } from "../renderers/systemd-install";
 import type { SystemdServiceSpec, SystemdTimerSpec } from "../renderers/systemd-unit";
+import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface SystemdUnitArgs {
   /** SSH connection to the host (from `Host.connection`). */
@@ -60,6 +61,7 @@ export class SystemdUnit extends pulumi.ComponentResource {
           `${name}-env`,
           {
             connection: args.connection,
+            ...WITHOUT_PREVIOUS_OUTPUT,
             // The secrets travel on stdin, which Pulumi keeps encrypted; the script text holds none.
             stdin: pulumi.secret(pulumi.output(env).apply((vars) => renderEnvFile(vars as Record<string, string>))),
             create: plan.env.create,
@@ -73,7 +75,7 @@ export class SystemdUnit extends pulumi.ComponentResource {
     }
     new command.remote.Command(
       `${name}-units`,
-      { connection: args.connection, create: plan.units.create, delete: plan.units.delete, triggers: plan.fileNames },
+      { connection: args.connection, ...WITHOUT_PREVIOUS_OUTPUT, create: plan.units.create, delete: plan.units.delete, triggers: plan.fileNames },
       { parent: this, dependsOn },
     );
     this.registerOutputs({ serviceUnit: this.serviceUnit, timerUnit: this.timerUnit, enabledUnit: this.enabledUnit });

@@ -45,6 +45,7 @@ describe("Site (recording mocks)", () => {
         "docker:index/volume:Volume demo-postgres-data",
         "docker:index/remoteImage:RemoteImage demo-postgres-image",
         "docker:index/container:Container demo-postgres-server",
+        "command:remote:Command demo-postgres-password-applied",
         "berth:app:AppContainer demo-app",
         "docker:index/remoteImage:RemoteImage demo-app-image",
         "docker:index/container:Container demo-app-web-v1",
@@ -127,6 +128,13 @@ describe("Site (recording mocks)", () => {
       name: "berth-demo-test-postgres-data",
       labels: [{ label: "berth.site", value: "demo" }],
     });
+  });
+
+  it("asks every host command not to send the previous output through SSH setenv (a stock sshd refuses it)", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const commands = rec.registrations.filter((r) => r.type === "command:remote:Command");
+    expect(commands.length).toBeGreaterThan(5);
+    for (const c of commands) expect(plain(c.inputs).addPreviousOutputInEnv, c.name).toBe(false);
   });
 
   it("derives every child name from the site name", async () => {
@@ -251,6 +259,21 @@ describe("Site (recording mocks)", () => {
 });
 
 describe("components alone", () => {
+  it("DatabaseAddon: with a host connection, the password in state is applied to the server, on stdin, before the URL is given out", async () => {
+    const rec = await startRecording();
+    const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v", connection: { host: "h" } });
+    await valueOf(pg.url);
+    await settled();
+    const applied = rec.named("db-password-applied");
+    expect(applied.type).toBe("command:remote:Command");
+    const inputs = plain(applied.inputs);
+    expect(inputs.create).toContain("docker exec -i 'db-server-1234567' psql -v ON_ERROR_STOP=1 -q -U 'app' -d postgres");
+    expect(inputs.create).not.toMatch(/pw[0-9a-f]{30}/);
+    expect(isSecretValue(applied.inputs.stdin)).toBe(true);
+    expect(inputs.stdin).toMatch(/^ALTER ROLE "app" WITH PASSWORD 'pw[0-9a-f]{30}';\n$/);
+    expect(inputs.addPreviousOutputInEnv).toBe(false);
+  });
+
   it("DatabaseAddon: the URL is a secret output; redis takes its password from the environment", async () => {
     const rec = await startRecording();
     const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v" });
