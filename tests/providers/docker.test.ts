@@ -5,6 +5,7 @@
  * socket) and, for the `ssh://` transport, against the devhost. Everything created here is named
  * `bst-<run>-…` and removed at the end.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -28,15 +29,22 @@ const RUN = randomBytes(3).toString("hex");
 const P = `bst-${RUN}`;
 
 const LOCAL: DockerConfig = parseConfig({}, {});
-const DEVHOST_DIR = path.join(os.homedir(), ".cache/berth/devhost");
+/** Where this machine's devhost key and known_hosts are, as scripts/devhost.sh says (they follow XDG_CACHE_HOME). */
+const DEVHOST_INFO = Object.fromEntries(
+  execFileSync("bash", ["scripts/devhost.sh", "info"], { cwd: path.resolve(__dirname, "../..") })
+    .toString()
+    .split("\n")
+    .filter((l) => l.includes("="))
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+) as Record<string, string>;
 const DEVHOST: DockerConfig = parseConfig(
   {
-    host: "ssh://root@127.0.0.1:2222",
+    host: `ssh://${DEVHOST_INFO.DEVHOST_USER}@${DEVHOST_INFO.DEVHOST_ADDRESS}:${DEVHOST_INFO.DEVHOST_SSH_PORT}`,
     sshOpts: JSON.stringify([
       "-i",
-      path.join(DEVHOST_DIR, "id_ed25519"),
+      DEVHOST_INFO.DEVHOST_KEY,
       "-o",
-      `UserKnownHostsFile=${path.join(DEVHOST_DIR, "known_hosts")}`,
+      `UserKnownHostsFile=${DEVHOST_INFO.DEVHOST_KNOWN_HOSTS}`,
       "-o",
       "StrictHostKeyChecking=yes",
       "-o",
