@@ -7,7 +7,7 @@
  * ssh2 server instead: password / keyboard-interactive auth (the devhost refuses passwords), and the
  * values of accepted PULUMI_COMMAND_* variables (the devhost's AcceptEnv refuses them).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -27,6 +27,20 @@ import { InitFailedError, type LogSeverity, type OperationContext } from "../../
 import { type Props, secret, UNKNOWN } from "../../providers/runtime/properties";
 import { listen } from "../../providers/runtime/server";
 import { REPO } from "./stand-ins";
+
+/**
+ * An ed25519 key pair made by ssh-keygen. ssh2's own generator now and then writes a key its parser
+ * refuses ("Malformed OpenSSH private key": 13 of 3000 here), which made a fresh-check fail.
+ */
+function sshKeyPair(): { private: string; public: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bst-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stand-in test", "-f", path.join(dir, "key")]);
+    return { private: fs.readFileSync(path.join(dir, "key"), "utf8"), public: fs.readFileSync(path.join(dir, "key.pub"), "utf8") };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 interface LogLine {
   severity: LogSeverity;
@@ -414,7 +428,7 @@ describe("command stand-in: connection and dialling (SEMANTICS.md §6 Connection
   it("§6 connection: with `hostKey` set (an authorized_keys-style line) the server's key must match", async () => {
     const ok = await create({ connection: conn({ hostKey: devhost.hostKey }), create: "echo ok" });
     expect(ok.outputs.stdout).toBe("ok");
-    const other = sshUtils.parseKey(sshUtils.generateKeyPairSync("ed25519").public);
+    const other = sshUtils.parseKey(sshKeyPair().public);
     if (other instanceof Error) throw other;
     const wrong = `ssh-ed25519 ${other.getPublicSSH().subarray(0).toString("base64")} someone`;
     const e = await failure(create({ connection: conn({ hostKey: wrong, dialErrorLimit: 0 }), create: "true" }));
@@ -487,7 +501,7 @@ describe("command stand-in: connection and dialling (SEMANTICS.md §6 Connection
 async function fakeServer(opts: { methods: string[]; password: string; acceptEnv?: boolean }) {
   const attempts: string[] = [];
   const execs: { command: string; env: Record<string, string> }[] = [];
-  const server = new Server({ hostKeys: [sshUtils.generateKeyPairSync("ed25519").private] }, (client) => {
+  const server = new Server({ hostKeys: [sshKeyPair().private] }, (client) => {
     client.on("authentication", (ctx) => {
       attempts.push(ctx.method);
       const methods = opts.methods as never[];
@@ -532,7 +546,7 @@ async function fakeServer(opts: { methods: string[]; password: string; acceptEnv
 
 describe("command stand-in: authentication (SEMANTICS.md §6 Connection)", () => {
   it("§6 auth order: `privateKey` first, then `password`, then keyboard-interactive (each answer is the password); only methods the server offers are tried", async () => {
-    const other = sshUtils.generateKeyPairSync("ed25519").private;
+    const other = sshKeyPair().private;
     const pw = await fakeServer({ methods: ["publickey", "password"], password: "pw" });
     try {
       const r = await create({ connection: { host: "127.0.0.1", port: pw.port, privateKey: other, password: "pw", dialErrorLimit: 0 }, create: "echo hi" });
@@ -588,7 +602,7 @@ describe("command stand-in: authentication (SEMANTICS.md §6 Connection)", () =>
     });
 
     it("§6 auth order: x/crypto tries each method name once, so with `privateKey` set the agent (also \"publickey\") is never offered", async () => {
-      const wrongKey = sshUtils.generateKeyPairSync("ed25519").private;
+      const wrongKey = sshKeyPair().private;
       const e = await failure(
         create({ connection: { host: devhost.address, port: devhost.port, privateKey: wrongKey, agentSocketPath: sock, dialErrorLimit: 0 }, create: "true" }),
       );
