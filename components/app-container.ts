@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { renderDockerEnvFile, renderReleaseScript } from "../renderers/deploy-scripts";
+import { renderDockerEnvFile, renderReleasePortScript, renderReleaseScript, renderReservePortScript } from "../renderers/deploy-scripts";
+import { HealthGate } from "./health-gate";
 import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface AppHealthCheck {
@@ -39,11 +41,21 @@ export interface AppProcess {
   memoryMiB?: number;
 }
 
-export interface AppRelease {
-  /** The release command, run in a one-off container of the new image with the app's environment. */
-  command: string[];
-  /** SSH connection to the host that runs the Docker engine. */
-  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+export interface AppGate {
+  /** Health path that must answer 200 on the new release's port. */
+  path: string;
+  /**
+   * Seconds between polls.
+   * @default 1
+   */
+  intervalSeconds?: number;
+  /**
+   * Seconds before the deploy fails.
+   * @default 60
+   */
+  timeoutSeconds?: number;
+  /** Aliases of the gate, for stacks created when it was a child of the site. */
+  aliases?: pulumi.Input<pulumi.Alias>[];
 }
 
 export interface AppContainerArgs {
@@ -53,7 +65,7 @@ export interface AppContainerArgs {
   image: string;
   /** Image tag. A new tag pins a new image id, which replaces the containers. */
   tag: string;
-  /** Port the web process listens on inside the container; published on the host's loopback at a port Docker picks. */
+  /** Port the web process listens on inside the container; published on the host's loopback at a port reserved for the release (`renderReservePortScript`). */
   port: number;
   /**
    * Command of the web process.
@@ -72,11 +84,16 @@ export interface AppContainerArgs {
   secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Docker's health check of the containers (`docker ps` shows it); the deploy gate is `HealthGate`. */
   healthCheck: AppHealthCheck;
+  /** SSH connection to the host that runs the Docker engine (port reservation, release phase, gate). */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /**
-   * Release phase (migrations), run once per image change before the new containers start.
+   * Release phase (migrations): a command run once per image change, in a one-off container of
+   * the new image with the app's environment, before the new containers start.
    * @default none
    */
-  release?: AppRelease;
+  release?: string[];
+  /** The gate a new web container must pass before the workers of its release start and nginx switches. */
+  gate: AppGate;
   /**
    * What a new release waits for before its release phase and containers start (the pre-deploy backup).
    * @default []
@@ -126,7 +143,7 @@ export class AppContainer extends pulumi.ComponentResource {
   readonly imageId: pulumi.Output<string>;
   /** The tag deployed. */
   readonly tag: pulumi.Output<string>;
-  /** The host loopback port Docker assigned to the web process. */
+  /** The host loopback port reserved for, and published by, the web container. */
   readonly webPort: pulumi.Output<number>;
   /** Name of the web container. */
   readonly webContainerName: pulumi.Output<string>;
@@ -134,6 +151,8 @@ export class AppContainer extends pulumi.ComponentResource {
   readonly volumeNames: Record<string, pulumi.Output<string>>;
   /** The release-phase command, when configured. */
   readonly release?: command.remote.Command;
+  /** Resolves once the new web container passed the health gate. */
+  readonly passed: pulumi.Output<string>;
 
   constructor(name: string, args: AppContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("berth:app:AppContainer", name, {}, opts);
@@ -176,7 +195,7 @@ export class AppContainer extends pulumi.ComponentResource {
       this.release = new command.remote.Command(
         `${name}-release`,
         {
-          connection: args.release.connection,
+          connection: args.connection,
           ...WITHOUT_PREVIOUS_OUTPUT,
           // The environment, secrets included, goes in on stdin as a Docker env file.
           stdin: pulumi.secret(
@@ -185,12 +204,14 @@ export class AppContainer extends pulumi.ComponentResource {
           create: pulumi
             .all([image.imageId, args.network])
             .apply(([imageId, network]) =>
-              renderReleaseScript({ imageId, network, command: args.release!.command, labels: { "berth.site": args.siteName, "berth.process": "release", "berth.tag": args.tag } }),
+              renderReleaseScript({ imageId, network, command: args.release!, labels: { "berth.site": args.siteName, "berth.process": "release", "berth.tag": args.tag } }),
             ),
           // Once per image: a new image id replaces the command, which runs it again.
           triggers: [image.imageId],
         },
-        { ...child, dependsOn: args.startAfter ?? [] },
+        // The command provider links an output's secrecy only to the input of the same name, and a
+        // migration may print what it connects to: its output is kept encrypted in state.
+        { ...child, dependsOn: args.startAfter ?? [], additionalSecretOutputs: ["stdout", "stderr"] },
       );
     }
     const afterRelease = { ...child, dependsOn: this.release ? [this.release] : (args.startAfter ?? []) };
@@ -213,46 +234,90 @@ export class AppContainer extends pulumi.ComponentResource {
     const memoryLimits = (memory: number) => ({ memory, memorySwap: memory });
     // The docker provider replaces containers delete-before-replace (SEMANTICS.md §3): a same-tag
     // change (env, secret rotation, command) would stop the serving container before its
-    // successor passed the gate. Auto-named, with Docker-assigned ports, two copies can run side
-    // by side, so the old one goes last, after nginx switched.
+    // successor passed the gate. Auto-named, each on its own port, two copies can run side by
+    // side, so the old one goes last, after nginx switched.
     const replaceOrder = { ...afterRelease, deleteBeforeReplace: false };
 
     const hc = args.healthCheck;
-    const web = new docker.Container(
-      `${name}-web-${args.tag}`,
-      {
-        ...common,
-        command: args.command,
-        labels: labels("web"),
-        ...memoryLimits(args.memoryMiB ?? 768),
-        ports: [{ internal: args.port, ip: "127.0.0.1" }],
-        healthcheck: {
-          tests: hc.command ?? ["CMD-SHELL", `curl -fsS -o /dev/null http://127.0.0.1:${args.port}${hc.path} || exit 1`],
-          interval: hc.interval,
-          timeout: hc.timeout,
-          retries: hc.retries,
-          startPeriod: hc.startPeriod,
-        },
+    const web = {
+      ...common,
+      command: args.command,
+      labels: labels("web"),
+      ...memoryLimits(args.memoryMiB ?? 768),
+      healthcheck: {
+        tests: hc.command ?? ["CMD-SHELL", `curl -fsS -o /dev/null http://127.0.0.1:${args.port}${hc.path} || exit 1`],
+        interval: hc.interval,
+        timeout: hc.timeout,
+        retries: hc.retries,
+        startPeriod: hc.startPeriod,
       },
+    };
+    // Everything the web container is made of, but its port. A change to any of it makes a new
+    // container, and the new container gets a port of its own: two copies must never ask for the
+    // same one, and Docker cannot change a healthcheck in place (the provider's update would only
+    // change state, SEMANTICS.md §3). The digest holds secrets: it is kept secret and names only a
+    // root-only file on the host.
+    const fingerprint = pulumi.secret(
+      pulumi.all([image.imageId, envs, args.network]).apply(([imageId, resolvedEnvs, network]) =>
+        createHash("sha256")
+          .update(JSON.stringify({ ...web, image: imageId, envs: resolvedEnvs, networksAdvanced: [{ name: network }], port: args.port }))
+          .digest("hex")
+          .slice(0, 16),
+      ),
+    );
+    const reservationKey = fingerprint.apply((digest) => `${args.siteName}-${digest}`);
+    // Docker would pick a new host port each time the container starts (a crash, a daemon restart,
+    // a reboot), leaving nginx on a dead port; a port chosen here is published as given and kept.
+    const port = new command.remote.Command(
+      `${name}-port-${args.tag}`,
+      {
+        connection: args.connection,
+        ...WITHOUT_PREVIOUS_OUTPUT,
+        create: reservationKey.apply((key) => renderReservePortScript({ key })),
+        delete: reservationKey.apply((key) => renderReleasePortScript({ key })),
+        triggers: [fingerprint],
+      },
+      { ...child, dependsOn: args.startAfter ?? [] },
+    );
+    const hostPort = port.stdout.apply((out) => {
+      const text = out.trim();
+      if (!/^[0-9]{1,5}$/.test(text)) throw new Error(`${name}: the port reservation printed ${JSON.stringify(text.slice(0, 80))}, not a port`);
+      return Number(text);
+    });
+
+    const webContainer = new docker.Container(
+      `${name}-web-${args.tag}`,
+      { ...web, ports: [{ internal: args.port, external: hostPort, ip: "127.0.0.1" }] },
       replaceOrder,
     );
+
+    // On the port nginx will use, once the container exists; the workers of a release that fails
+    // here are never created, so they cannot take jobs while the old release keeps serving.
+    const gate = new HealthGate(
+      `${name}-gate`,
+      {
+        connection: args.connection,
+        port: pulumi.all([hostPort, webContainer.id]).apply(([p]) => p),
+        path: args.gate.path,
+        intervalSeconds: args.gate.intervalSeconds,
+        timeoutSeconds: args.gate.timeoutSeconds,
+      },
+      { ...child, aliases: args.gate.aliases },
+    );
+    this.passed = gate.passed;
 
     for (const [process, spec] of Object.entries(args.processes ?? {})) {
       new docker.Container(
         `${name}-${process}-${args.tag}`,
         { ...common, command: spec.command, labels: labels(process), ...memoryLimits(spec.memoryMiB ?? args.memoryMiB ?? 768) },
-        replaceOrder,
+        { ...replaceOrder, dependsOn: [gate] },
       );
     }
 
     this.imageId = image.imageId;
     this.tag = pulumi.output(args.tag);
-    this.webContainerName = web.name;
-    this.webPort = web.ports.apply((ports) => {
-      const published = (ports ?? []).find((p) => p.internal === args.port)?.external;
-      if (published === undefined) throw new Error(`${name}: Docker reported no host port for container port ${args.port}`);
-      return published;
-    });
+    this.webContainerName = webContainer.name;
+    this.webPort = pulumi.all([hostPort, webContainer.id]).apply(([p]) => p);
     this.volumeNames = Object.fromEntries(volumes.map(({ spec, volume }) => [spec.name, volume.name]));
     this.registerOutputs({
       imageId: this.imageId,
@@ -260,6 +325,7 @@ export class AppContainer extends pulumi.ComponentResource {
       webPort: this.webPort,
       webContainerName: this.webContainerName,
       volumeNames: this.volumeNames,
+      passed: this.passed,
     });
   }
 }

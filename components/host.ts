@@ -44,6 +44,9 @@ const BASE_REQUIREMENTS = [
   { command: "systemctl", package: "systemd" },
   { command: "openssl", package: "openssl" },
   { command: "flock", package: "util-linux" },
+  // The app runs in the host's Docker engine: the docker provider's ssh:// transport runs
+  // `docker system dial-stdio` on the server, and the release, backup and port scripts call it.
+  { command: "docker", package: "docker.io" },
 ];
 
 /**

@@ -6,7 +6,6 @@ import { DatabaseAddon } from "./database-addon";
 import { DatabaseBackup } from "./database-backup";
 import { DnsTls } from "./dns-tls";
 import { EnvSecrets } from "./env-secrets";
-import { HealthGate } from "./health-gate";
 import { Host } from "./host";
 import { LetsEncryptCertificate } from "./letsencrypt-certificate";
 import { NginxVhost } from "./nginx-vhost";
@@ -68,7 +67,8 @@ export class Site extends pulumi.ComponentResource {
           ? ["-i", s.host.privateKeyFile, "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"]
           : undefined,
       },
-      child,
+      // Every Docker resource waits for the bootstrap, which installs Docker where it is missing.
+      { ...child, dependsOn: [host.ready] },
     );
     const onDocker = { parent: this, provider: dockerProvider };
 
@@ -168,22 +168,18 @@ export class Site extends pulumi.ComponentResource {
         volumePrefix,
         network: network.name,
         stopTimeoutSeconds: s.app.stopTimeout,
-        release: s.app.release ? { command: s.app.release, connection: host.connection } : undefined,
+        connection: host.connection,
+        release: s.app.release,
+        gate: {
+          path: s.app.healthCheck.path,
+          intervalSeconds: s.app.healthGate.intervalSeconds,
+          timeoutSeconds: s.app.healthGate.timeoutSeconds,
+          // The gate was the site's child before it moved into the app (which now starts the workers after it).
+          aliases: [{ name: `${name}-gate`, parent: this }],
+        },
         startAfter: backup ? [backup.preDeploy] : [],
       },
       onDocker,
-    );
-
-    const gate = new HealthGate(
-      `${name}-gate`,
-      {
-        connection: host.connection,
-        port: app.webPort,
-        path: s.app.healthCheck.path,
-        intervalSeconds: s.app.healthGate.intervalSeconds,
-        timeoutSeconds: s.app.healthGate.timeoutSeconds,
-      },
-      child,
     );
 
     const tlsPaths = { certificatePath: `${host.dirs.tls}/fullchain.pem`, keyPath: `${host.dirs.tls}/privkey.pem` };
@@ -204,7 +200,7 @@ export class Site extends pulumi.ComponentResource {
       {
         // Chained on the certificate (nginx -t needs the files) and on the health gate (nginx
         // switches to a new release only once it answers).
-        connection: pulumi.all([host.connection, edge.certificate.id, gate.passed]).apply(([c]) => c),
+        connection: pulumi.all([host.connection, edge.certificate.id, app.passed]).apply(([c]) => c),
         upstreamPort: app.webPort,
         spec: {
           siteName: site,

@@ -241,3 +241,84 @@ while :; do
 done
 `;
 }
+
+/**
+ * Loopback ports berth publishes app web containers on. Below Linux's default ephemeral range
+ * (32768-60999, `net.ipv4.ip_local_port_range`), so an outgoing connection's source port never
+ * holds one, and above the range services usually listen on.
+ */
+export const APP_PORT_RANGE = { from: 20000, to: 29999 } as const;
+
+/** Where port reservations live on the host: one file per release, holding its port. */
+export const PORT_RESERVATIONS_DIR = "/var/lib/berth/ports";
+
+export interface ReservePortSpec {
+  /** Names the reservation file; unique per release of a site (site, tag and a fingerprint of the container's inputs). */
+  key: string;
+  /**
+   * Range the port is taken from.
+   * @default APP_PORT_RANGE
+   */
+  range?: { from: number; to: number };
+}
+
+const RESERVATION_KEY = /^[a-z0-9][a-z0-9_.-]{0,127}$/;
+
+function reservationFile(key: unknown): string {
+  return `${PORT_RESERVATIONS_DIR}/${matchString("key", key, RESERVATION_KEY, "a reservation key ([a-z0-9][a-z0-9_.-]{0,127})")}.port`;
+}
+
+/**
+ * Picks a free loopback port for one release's web container and prints it. The container is then
+ * published on exactly that port, so Docker keeps it across every restart of the container, of the
+ * daemon and of the server; a port Docker assigns itself changes on each start and would leave
+ * nginx proxying to nothing. Free means: nothing listens on it (read from /proc, so no ss or
+ * netstat is needed), no container on the host binds it (stopped ones included, as they take their
+ * port back when they start) and no other release reserved it in the last day (the window between
+ * this script and the container's create, when two sites deploy at once). Run under a lock.
+ */
+export function renderReservePortScript(spec: ReservePortSpec): string {
+  const file = reservationFile(spec.key);
+  const from = intInRange("range.from", spec.range?.from ?? APP_PORT_RANGE.from, 1024, 65535);
+  const to = intInRange("range.to", spec.range?.to ?? APP_PORT_RANGE.to, from, 65535);
+  return `set -euo pipefail
+dir=${shellQuote(PORT_RESERVATIONS_DIR)}
+mine=${shellQuote(file)}
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock -w 120 9
+declare -A taken=()
+for table in /proc/net/tcp /proc/net/tcp6; do
+  [ -r "$table" ] || continue
+  # Columns: sl local_address rem_address st ...; state 0A is LISTEN, the port is the hex after the last ':'.
+  while read -r _ local _ state _; do
+    if [ "$state" = 0A ]; then taken[$((16#\${local##*:}))]=1; fi
+  done < <(tail -n +2 "$table")
+done
+ids=$(docker ps -aq)
+# A container removed between the listing and the inspect makes inspect fail; the others still print.
+for port in $(echo "$ids" | xargs -r docker inspect --format '{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostPort}} {{end}}{{end}}' 2>/dev/null || true); do
+  taken[$port]=1
+done
+while IFS= read -r other; do
+  [ "$other" = "$mine" ] && continue
+  port=$(cat "$other" 2>/dev/null || true)
+  case "$port" in ''|*[!0-9]*) ;; *) taken[$port]=1 ;; esac
+done < <(find "$dir" -maxdepth 1 -name '*.port' -mmin -1440)
+for ((port = ${from}; port <= ${to}; port++)); do
+  if [ -z "\${taken[$port]:-}" ]; then
+    printf '%s\\n' "$port" > "$mine.new"
+    mv -f "$mine.new" "$mine"
+    printf '%s\\n' "$port"
+    exit 0
+  fi
+done
+echo "berth: no free loopback port in ${from}-${to} for the new release" >&2
+exit 1
+`;
+}
+
+/** Drops a release's port reservation once its resource is deleted. */
+export function renderReleasePortScript(spec: Pick<ReservePortSpec, "key">): string {
+  return `rm -f ${shellQuote(reservationFile(spec.key))}\n`;
+}

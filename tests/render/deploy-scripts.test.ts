@@ -7,6 +7,8 @@ import { join } from "node:path";
 import {
   RenderError,
   renderBackupScript,
+  renderReleasePortScript,
+  renderReservePortScript,
   renderDatabasePasswordScript,
   renderDatabasePasswordSql,
   renderDockerEnvFile,
@@ -396,9 +398,31 @@ describe("deploy scripts: shellcheck", () => {
     ["release without labels and a shell command", renderReleaseScript({ ...RELEASE_SPEC, command: ["sh", "-c", "echo \"$X\" 'y'"], labels: {} }), []],
     ["health gate", HEALTH_GATE, []],
     ["database password", renderDatabasePasswordScript({ container: "berth-shop-db-1a2b3c4", user: "shop_owner" }), []],
+    // SC2016: the single-quoted `{{...}}` is a docker --format template, not shell.
+    ["port reservation", renderReservePortScript({ key: "shop-0123456789abcdef" }), ["SC2016"]],
+    ["port release", renderReleasePortScript({ key: "shop-0123456789abcdef" }), []],
   ] as [string, string, string[]][])("shellcheck -s bash: %s", async (_name, script, excluded) => {
     const r = await run("shellcheck", ["-s", "bash", ...(excluded.length > 0 ? ["-e", excluded.join(",")] : []), "-"], { input: script });
     expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
+  });
+});
+
+describe("port reservation", () => {
+  it("names one root-owned reservation file per key and takes the range's ports in order", () => {
+    const script = renderReservePortScript({ key: "shop-0123456789abcdef" });
+    expect(script).toContain("mine='/var/lib/berth/ports/shop-0123456789abcdef.port'\n");
+    expect(script).toContain("for ((port = 20000; port <= 29999; port++)); do");
+    expect(renderReleasePortScript({ key: "shop-0123456789abcdef" })).toBe("rm -f '/var/lib/berth/ports/shop-0123456789abcdef.port'\n");
+  });
+
+  it.each(["../etc/passwd", "Shop", "", "a b", "x".repeat(129)])("refuses the key %j", (key) => {
+    expect(() => renderReservePortScript({ key })).toThrow(/^key: must be a reservation key/);
+    expect(() => renderReleasePortScript({ key })).toThrow(/^key: must be a reservation key/);
+  });
+
+  it("refuses a range outside 1024-65535 or upside down", () => {
+    expect(() => renderReservePortScript({ key: "k", range: { from: 80, to: 90 } })).toThrow(/^range\.from: /);
+    expect(() => renderReservePortScript({ key: "k", range: { from: 3000, to: 2000 } })).toThrow(/^range\.to: /);
   });
 });
 

@@ -12,6 +12,18 @@ export interface Registration {
   /** Inputs as the provider would receive them; secrets are unwrapped here, see `secretInputs`. */
   inputs: Record<string, any>;
   custom: boolean;
+  /** The resource options the engine received. */
+  options: RecordedOptions;
+}
+
+export interface RecordedOptions {
+  /** Names of the resources this one waits for (explicit `dependsOn` and output dependencies). */
+  dependsOn: string[];
+  additionalSecretOutputs: string[];
+  /** `deleteBeforeReplace` when the program set it, else undefined (the provider decides). */
+  deleteBeforeReplace?: boolean;
+  /** The names of the aliases given, as the engine receives them. */
+  aliasNames: string[];
 }
 
 const short = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -30,8 +42,11 @@ function computed(type: string, name: string, inputs: Record<string, any>, portC
     case "docker:index/volume:Volume":
       return { name: inputs.name ?? `${name}-abcdefg` };
     case "random:index/randomPassword:RandomPassword":
-      return { result: `pw${short(name).slice(0, 30)}`, bcryptHash: "x" };
+      // A new keeper is a new password, as the random provider replaces the resource.
+      return { result: `pw${short(inputs.keepers ? `${name}${JSON.stringify(inputs.keepers)}` : name).slice(0, 30)}`, bcryptHash: "x" };
     case "command:remote:Command":
+      // The port reservation prints the port it took, like renderReservePortScript on a host.
+      if (/-port-/.test(name)) return { stdout: `${portCounter()}\n`, stderr: "" };
       return { stdout: name.endsWith("-origin-csr") ? "-----BEGIN CERTIFICATE REQUEST-----" : "", stderr: "" };
     case "cloudflare:index/originCaCertificate:OriginCaCertificate":
       return { certificate: "-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----\n", expiresOn: "2041-01-01" };
@@ -55,7 +70,8 @@ export async function startRecording(opts: { stack?: string; preview?: boolean }
     {
       newResource(args) {
         const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs, () => nextPort++) };
-        registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true });
+        const options = pending.get(`${args.type}::${args.name}`)!;
+        registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, options });
         return { id: `${args.name}-id`, state };
       },
       call(args) {
@@ -66,6 +82,19 @@ export async function startRecording(opts: { stack?: string; preview?: boolean }
     opts.stack ?? "test",
     opts.preview ?? false,
   );
+  // The mocks' newResource sees only inputs; the options travel in the same request, read here.
+  const pending = new Map<string, RecordedOptions>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    pending.set(`${req.getType()}::${req.getName()}`, {
+      dependsOn: (req.getDependenciesList() as string[]).map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).sort(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+      aliasNames: (req.getAliasesList() as any[]).map((a) => a.getSpec()?.getName() ?? "").filter(Boolean),
+    });
+    return register(req, cb);
+  };
   return {
     registrations,
     ofType: (type) => registrations.filter((r) => r.type === type),

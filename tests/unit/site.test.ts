@@ -48,6 +48,7 @@ describe("Site (recording mocks)", () => {
         "command:remote:Command demo-postgres-password-applied",
         "berth:app:AppContainer demo-app",
         "docker:index/remoteImage:RemoteImage demo-app-image",
+        "command:remote:Command demo-app-port-v1",
         "docker:index/container:Container demo-app-web-v1",
         "berth:addon:DatabaseBackup demo-backup",
         "command:remote:Command demo-backup-backup-script",
@@ -55,8 +56,8 @@ describe("Site (recording mocks)", () => {
         "command:remote:Command demo-backup-pre-deploy",
         "berth:host:SystemdUnit demo-backup-daily",
         "command:remote:Command demo-backup-daily-units",
-        "berth:app:HealthGate demo-gate",
-        "command:remote:Command demo-gate-poll",
+        "berth:app:HealthGate demo-app-gate",
+        "command:remote:Command demo-app-gate-poll",
         "berth:edge:DnsTls demo-edge",
         "command:remote:Command demo-edge-certificate",
         "berth:host:NginxVhost demo-vhost",
@@ -71,7 +72,8 @@ describe("Site (recording mocks)", () => {
     expect(image).toEqual({ name: "ghcr.io/acme/demo:v1", keepLocally: true });
     const web = plain(rec.named("demo-app-web-v1").inputs);
     expect(web.image).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(web.ports).toEqual([{ internal: 8080, ip: "127.0.0.1" }]);
+    // Published on the port reserved on the host (the mock's reservation prints 49153), not one Docker picks.
+    expect(web.ports).toEqual([{ internal: 8080, external: 49153, ip: "127.0.0.1" }]);
     expect(web.name).toBeUndefined();
     expect(web.labels).toEqual([
       { label: "berth.site", value: "demo" },
@@ -97,7 +99,7 @@ describe("Site (recording mocks)", () => {
     expect(web.envs[1]).toBe("PORT=8080");
   });
 
-  it("feeds the Docker-assigned port into the nginx upstream", async () => {
+  it("feeds the reserved port into the nginx upstream", async () => {
     const { rec, site } = await build(WITH_DB);
     const port = await valueOf(site.webPort);
     expect(port).toBe(49153);
@@ -312,7 +314,8 @@ describe("deploy sequence (recording mocks)", () => {
       `docker run --rm --network 'berth-demo-test' --env-file "$env_file" --label 'berth.site=demo' --label 'berth.process=release' --label 'berth.tag=v1' --entrypoint '' ${image} '/app/demo' 'migrate'`,
     );
     expect(plain(release.create)).not.toContain("pw");
-    const gate: string = plain(rec.named("demo-gate-poll").inputs).create;
+    expect(rec.named("demo-app-release").options.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    const gate: string = plain(rec.named("demo-app-gate-poll").inputs).create;
     expect(gate).toContain("url=http://127.0.0.1:49153/api/health");
     expect(gate).toContain("deadline=$(( $(date +%s) + 60 ))");
     expect(gate).toContain("sleep 1");
@@ -331,3 +334,57 @@ describe("deploy sequence (recording mocks)", () => {
     expect(plain(rec.named("demo-backup-restore-drill-script").inputs).stdin).toContain("pg_restore --no-owner --exit-on-error");
   });
 });
+
+describe("release identity: port, gate, replace order (recording mocks)", () => {
+  it("reserves the web port on the host before the container, and publishes exactly that port", async () => {
+    const { rec, site } = await build(WITH_DB);
+    const reserve = rec.named("demo-app-port-v1");
+    expect(plain(reserve.inputs.create)).toMatch(/^mine='\/var\/lib\/berth\/ports\/demo-[0-9a-f]{16}\.port'$/m);
+    expect(plain(reserve.inputs.delete)).toMatch(/^rm -f '\/var\/lib\/berth\/ports\/demo-[0-9a-f]{16}\.port'\n$/);
+    // The fingerprint is made from the environment, secrets included.
+    expect(isSecretValue(reserve.inputs.triggers[0]) || isSecretValue(reserve.inputs.triggers)).toBe(true);
+    expect(reserve.inputs.addPreviousOutputInEnv).toBe(false);
+    expect(rec.named("demo-app-web-v1").options.dependsOn).toContain("demo-app-port-v1");
+    expect(await valueOf(site.webPort)).toBe(49153);
+  });
+
+  it.each([
+    ["an env change", "app.env", { FEATURE: "on" }],
+    ["a healthcheck change (Docker cannot change it in place)", "app.healthCheck", { interval: "7s" }],
+    ["a memory change", "app.memory", "1g"],
+    ["a command change", "app.command", ["/app/demo", "serve"]],
+    ["a generated-secret rotation", "app.generatedSecrets", { SESSION_SECRET: { rotation: "2" } }],
+  ])("%s gives the release a new reservation, hence a new port and container", async (_what, key, value) => {
+    const base = withValue(WITH_DB, "app.generatedSecrets", { SESSION_SECRET: {} });
+    const before = plain(rec0(await build(base)).named("demo-app-port-v1").inputs.triggers);
+    const again = plain(rec0(await build(base)).named("demo-app-port-v1").inputs.triggers);
+    const after = plain(rec0(await build(withValue(base, key, value))).named("demo-app-port-v1").inputs.triggers);
+    expect(again).toEqual(before);
+    expect(after).not.toEqual(before);
+  });
+
+  it("starts the workers only after the new web container passed the gate, which runs on the reserved port", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const gate = rec.named("shop-app-gate-poll");
+    expect(gate.options.dependsOn).toEqual(expect.arrayContaining(["shop-app-port-2026.11.1", "shop-app-web-2026.11.1"]));
+    expect(rec.named("shop-app-worker-2026.11.1").options.dependsOn).toContain("shop-app-gate-poll");
+    expect(rec.named("shop-app-web-2026.11.1").options.dependsOn).not.toContain("shop-app-gate-poll");
+    // The vhost switches after the gate too.
+    expect(rec.named("shop-vhost-site").options.dependsOn).toContain("shop-app-gate-poll");
+  });
+
+  it("installs or checks Docker on the host before any Docker resource", async () => {
+    const { rec } = await build(WITH_DB);
+    expect(plain(rec.named("demo-host-bootstrap").inputs.create)).toContain("docker.io");
+    expect(rec.named("demo-docker").options.dependsOn).toEqual(["demo-host-bootstrap"]);
+  });
+
+  it("keeps the gate's old name as an alias, and replaces app containers create-before-delete", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    expect(rec.named("shop-app-gate").options.aliasNames).toEqual(["shop-gate"]);
+    expect(rec.named("shop-app-web-2026.11.1").options.deleteBeforeReplace).toBe(false);
+    expect(rec.named("shop-app-worker-2026.11.1").options.deleteBeforeReplace).toBe(false);
+  });
+});
+
+const rec0 = (built: { rec: Recording }) => built.rec;
