@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { renderDatabasePasswordScript, renderDatabasePasswordSql } from "../renderers/deploy-scripts";
+import { renderDatabaseLoginScript, renderDatabaseLoginSql, renderDropDatabaseLoginScript } from "../renderers/deploy-scripts";
 import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
 export interface DatabaseAddonArgs {
@@ -50,12 +51,16 @@ export interface DatabaseAddonArgs {
    */
   protect?: boolean;
   /**
-   * SSH connection to the host running the container (postgres only). With it, the password in
-   * state is applied to the database on every change of password or container, so a retained
-   * volume is never left with a password nobody has.
-   * @default none: the password stays the one the data directory was initialised with
+   * SSH connection to the host running the container; required for postgres, which creates the
+   * app's login role through it.
    */
   connection?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /**
+   * Postgres only: change this value (any string) to rotate the app's database password on the
+   * next `up`, with no failed request (a new login role; the old one is dropped after the switch).
+   * @default "1"
+   */
+  passwordRotation?: string;
 }
 
 /**
@@ -74,6 +79,7 @@ export class DatabaseAddon extends pulumi.ComponentResource {
     super("berth:addon:DatabaseAddon", name, {}, opts);
     const child = { parent: this };
     const postgres = args.engine === "postgres";
+    if (postgres && args.connection === undefined) throw new Error(`${name}: a postgres addon needs the host connection, to create the app's login role`);
     const alias = args.hostAlias ?? args.engine;
     const dataPath = postgres ? "/var/lib/postgresql/data" : "/data";
 
@@ -134,7 +140,8 @@ export class DatabaseAddon extends pulumi.ComponentResource {
             ...common,
             envs: [pulumi.interpolate`POSTGRES_PASSWORD=${secretPassword}`, `POSTGRES_USER=${user}`, `POSTGRES_DB=${database}`],
             healthcheck: {
-              tests: ["CMD-SHELL", `pg_isready -q -U ${user} -d ${database}`],
+              // Over TCP: during the image's first-start initialisation a temporary server answers on the socket only.
+              tests: ["CMD-SHELL", `pg_isready -q -h 127.0.0.1 -U ${user} -d ${database}`],
               interval: "2s",
               timeout: "5s",
               retries: 30,
@@ -165,29 +172,38 @@ export class DatabaseAddon extends pulumi.ComponentResource {
           replaceOrder,
         );
 
-    // Postgres keeps the password of its first initialisation in the data directory, which
-    // outlives this RandomPassword (destroy then up, a refactor). Applying the password in state
-    // to the running server keeps the two the same; the URL waits for it.
-    let passwordApplied: pulumi.Output<string> = pulumi.output("");
-    if (postgres && args.connection) {
-      const apply = new command.remote.Command(
-        `${name}-password-applied`,
+    if (postgres) {
+      const rotation = args.passwordRotation ?? "1";
+      // Named by the rotation: a new value is a new role beside the old one, never the old one changed.
+      const login = `${user}_${createHash("sha256").update(rotation).digest("hex").slice(0, 8)}`;
+      const loginPassword = new random.RandomPassword(
+        `${name}-login-password`,
+        { length: 32, special: false, keepers: { rotation } },
+        child,
+      );
+      const secretLoginPassword = pulumi.secret(loginPassword.result);
+      // The server's own password (POSTGRES_PASSWORD) counts only when the data directory is first
+      // initialised, so the app never uses it: it logs in as a role this command creates or updates
+      // with the password in state, whatever volume the server found. That is what makes a retained
+      // volume (destroy then up, a refactor) and a rotation work.
+      const loginReady = new command.remote.Command(
+        `${name}-login-${login}`,
         {
-          connection: args.connection,
+          connection: args.connection!,
           ...WITHOUT_PREVIOUS_OUTPUT,
-          create: container.name.apply((c) => renderDatabasePasswordScript({ container: c, user })),
-          stdin: pulumi.secret(secretPassword.apply((pw) => renderDatabasePasswordSql(user, pw))),
+          // The container id makes a replaced server (new image) get the role again.
+          create: container.id.apply(() => renderDatabaseLoginScript({ siteName: args.siteName, owner: user })),
+          stdin: pulumi.secret(secretLoginPassword.apply((pw) => renderDatabaseLoginSql(user, login, pw))),
+          delete: renderDropDatabaseLoginScript({ siteName: args.siteName, owner: user, login, database }),
         },
         { parent: this },
       );
-      passwordApplied = apply.id;
+      this.url = pulumi.secret(
+        pulumi.interpolate`postgres://${login}:${secretLoginPassword}@${alias}:5432/${database}${loginReady.id.apply(() => "")}`,
+      );
+    } else {
+      this.url = pulumi.secret(pulumi.interpolate`redis://:${secretPassword}@${alias}:6379/0`);
     }
-
-    this.url = pulumi.secret(
-      postgres
-        ? pulumi.interpolate`postgres://${user}:${secretPassword}@${alias}:5432/${database}${passwordApplied.apply(() => "")}`
-        : pulumi.interpolate`redis://:${secretPassword}@${alias}:6379/0`,
-    );
     this.volumeName = volume.name;
     this.containerName = container.name;
     this.registerOutputs({ url: this.url, volumeName: this.volumeName, containerName: this.containerName });

@@ -108,6 +108,7 @@ export class Site extends pulumi.ComponentResource {
           memoryMiB: s.database.memory,
           protect: s.database.protect,
           connection: host.connection,
+          passwordRotation: s.database.passwordRotation,
         },
         onDocker,
       );

@@ -174,6 +174,11 @@ const databaseSchema = strict({
   name: z.string().regex(UNIX_NAME, "must be a database name ([a-z_][a-z0-9_-]{0,31})").default("app"),
   user: z.string().regex(UNIX_NAME, "must be a user name ([a-z_][a-z0-9_-]{0,31})").default("app"),
   memory: memoryMiB.default(512),
+  /**
+   * Change this value (any string) to rotate the app's database password on the next `up`: the app
+   * gets a new login role and password, and the old role is dropped once the old release is gone.
+   */
+  passwordRotation: stringish(z.string().min(1, "must not be empty").max(64, "must be at most 64 characters")).default("1"),
   /** Pulumi `protect` on the data volume: `pulumi destroy` refuses until it is lifted. */
   protect: z.boolean().default(false),
   /** `pg_dump -Fc` before every image change and on a daily timer. */

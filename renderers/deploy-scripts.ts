@@ -66,41 +66,100 @@ echo "berth-backup: $dir/$name ($(stat -c %s "$dir/$name") bytes)"
 `;
 }
 
-export interface DatabasePasswordScriptSpec {
-  /** The Postgres container (its Docker name). */
-  container: string;
-  /** The database user whose password is set. */
-  user: string;
+export interface DatabaseLoginScriptSpec {
+  /** Site name; the Postgres container is found by its `berth.site` / `berth.addon=postgres` labels. */
+  siteName: string;
+  /** The owner role (`POSTGRES_USER`): owns the database and its objects, local connections only. */
+  owner: string;
 }
 
+const POSTGRES_CONTAINER = (site: string) =>
+  `$(docker ps -q --filter label=berth.site=${shellQuote(site)} --filter label=berth.addon=postgres | head -n 1)`;
+
 /**
- * Sets the database user's password to the one in state, on every change of password or
- * container. Postgres keeps the password it was initialised with in its data directory, and the
- * data outlives the RandomPassword (destroy then up, a refactor): without this the app meets a
- * retained volume with a new password and cannot log in. The statement, password included, comes
- * on stdin (`renderDatabasePasswordSql`), never in argv.
+ * Runs the SQL on stdin in the site's Postgres as the owner, over the container's local socket
+ * (trusted), waiting first for a server that may still be starting after a replace. The SQL carries
+ * the password (`renderDatabaseLoginSql`); the script carries none.
  */
-export function renderDatabasePasswordScript(spec: DatabasePasswordScriptSpec): string {
-  const container = matchString("container", spec.container, DOCKER_NAME, "letters, digits, '_', '.' and '-'");
-  const user = matchString("user", spec.user, POSIX_NAME, POSIX_NAME_ALLOWED);
+export function renderDatabaseLoginScript(spec: DatabaseLoginScriptSpec): string {
+  const site = checkSiteName("siteName", spec.siteName);
+  const owner = matchString("owner", spec.owner, POSIX_NAME, POSIX_NAME_ALLOWED);
   return `set -euo pipefail
-# The server may still be starting after a replace; wait for it as Docker's health check does.
+container=""
 for _ in $(seq 1 60); do
-  docker exec ${shellQuote(container)} pg_isready -q -U ${shellQuote(user)} -d postgres && break
+  container=${POSTGRES_CONTAINER(site)}
+  # Over TCP: the image's first-start initialisation runs a server on the socket only, then stops it.
+  if [ -n "$container" ] && docker exec "$container" pg_isready -q -h 127.0.0.1 -U ${shellQuote(owner)} -d postgres; then break; fi
   sleep 1
 done
-docker exec -i ${shellQuote(container)} psql -v ON_ERROR_STOP=1 -q -U ${shellQuote(user)} -d postgres
-echo "berth: password of database user ${user} applied"
+if [ -z "$container" ]; then
+  echo "berth: no running postgres container for site ${site}" >&2
+  exit 1
+fi
+docker exec -i "$container" psql -v ON_ERROR_STOP=1 -q -U ${shellQuote(owner)} -d postgres
+echo "berth: database login ready"
 `;
 }
 
-/** The statement for `renderDatabasePasswordScript`'s stdin. The password is letters and digits only. */
-export function renderDatabasePasswordSql(user: string, password: string): string {
-  const u = matchString("user", user, POSIX_NAME, POSIX_NAME_ALLOWED);
+/**
+ * The login role the app connects as, with the password in state: created, or given that password
+ * again when it exists (a retained volume after destroy and up, a refactor). Each rotation is a new
+ * login role, so the running release keeps connecting with its own password until it is gone,
+ * and the role of the release before is dropped only then (`renderDropDatabaseLoginScript`).
+ * Sessions take the owner role, so whatever a migration creates belongs to the owner, and any later
+ * login can use it. The password is letters and digits only.
+ */
+export function renderDatabaseLoginSql(owner: string, login: string, password: string): string {
+  const o = matchString("owner", owner, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const l = matchString("login", login, POSIX_NAME, POSIX_NAME_ALLOWED);
   // The message never shows the value: it is a secret.
   if (!/^[A-Za-z0-9]{16,128}$/.test(password)) throw new RenderError("password", "must be 16 to 128 letters and digits");
-  const pw = password;
-  return `ALTER ROLE "${u}" WITH PASSWORD '${pw}';\n`;
+  return `DO $berth$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${l}') THEN
+    ALTER ROLE "${l}" WITH LOGIN PASSWORD '${password}';
+  ELSE
+    CREATE ROLE "${l}" WITH LOGIN PASSWORD '${password}';
+  END IF;
+END
+$berth$;
+GRANT "${o}" TO "${l}";
+ALTER ROLE "${l}" SET role = '${o}';
+`;
+}
+
+/**
+ * Drops a login role once nothing uses it: its sessions end, anything it came to own goes to the
+ * owner (nothing should: sessions run as the owner), then the role goes. Succeeds when the role or
+ * the container is already gone (a destroyed site).
+ */
+export function renderDropDatabaseLoginScript(spec: DatabaseLoginScriptSpec & { login: string; database: string }): string {
+  const site = checkSiteName("siteName", spec.siteName);
+  const owner = matchString("owner", spec.owner, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const login = matchString("login", spec.login, POSIX_NAME, POSIX_NAME_ALLOWED);
+  // Ownership is per database: the app's objects are in its own, not in `postgres`.
+  const database = matchString("database", spec.database, POSIX_NAME, POSIX_NAME_ALLOWED);
+  const sql = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${login}';
+DO $berth$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${login}') THEN
+    REASSIGN OWNED BY "${login}" TO "${owner}";
+    DROP OWNED BY "${login}";
+    DROP ROLE "${login}";
+  END IF;
+END
+$berth$;
+`;
+  return `set -euo pipefail
+container=${POSTGRES_CONTAINER(site)}
+if [ -z "$container" ]; then
+  echo "berth: no running postgres container for site ${site}; login ${login} goes with it"
+  exit 0
+fi
+docker exec -i "$container" psql -v ON_ERROR_STOP=1 -q -U ${shellQuote(owner)} -d ${shellQuote(database)} <<'BERTH_SQL_EOF'
+${sql}BERTH_SQL_EOF
+echo "berth: database login ${login} dropped"
+`;
 }
 
 export interface RestoreDrillScriptSpec {

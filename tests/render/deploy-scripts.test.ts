@@ -9,8 +9,9 @@ import {
   renderBackupScript,
   renderReleasePortScript,
   renderReservePortScript,
-  renderDatabasePasswordScript,
-  renderDatabasePasswordSql,
+  renderDatabaseLoginScript,
+  renderDatabaseLoginSql,
+  renderDropDatabaseLoginScript,
   renderDockerEnvFile,
   renderHealthGateScript,
   renderReleaseScript,
@@ -397,7 +398,8 @@ describe("deploy scripts: shellcheck", () => {
     ["release", RELEASE, []],
     ["release without labels and a shell command", renderReleaseScript({ ...RELEASE_SPEC, command: ["sh", "-c", "echo \"$X\" 'y'"], labels: {} }), []],
     ["health gate", HEALTH_GATE, []],
-    ["database password", renderDatabasePasswordScript({ container: "berth-shop-db-1a2b3c4", user: "shop_owner" }), []],
+    ["database login", renderDatabaseLoginScript({ siteName: "shop", owner: "shop_owner" }), []],
+    ["database login drop", renderDropDatabaseLoginScript({ siteName: "shop", owner: "shop_owner", login: "shop_owner_1a2b3c4d", database: "shop" }), []],
     // SC2016: the single-quoted `{{...}}` is a docker --format template, not shell.
     ["port reservation", renderReservePortScript({ key: "shop-0123456789abcdef" }), ["SC2016"]],
     ["port release", renderReleasePortScript({ key: "shop-0123456789abcdef" }), []],
@@ -426,16 +428,35 @@ describe("port reservation", () => {
   });
 });
 
-describe("database password: the statement on stdin", () => {
-  it("is one ALTER ROLE for the user, and the script carries no password", () => {
-    expect(renderDatabasePasswordSql("shop_owner", "Ab3".repeat(11))).toBe(`ALTER ROLE "shop_owner" WITH PASSWORD '${"Ab3".repeat(11)}';\n`);
-    expect(renderDatabasePasswordScript({ container: "c1", user: "shop_owner" })).not.toMatch(/PASSWORD/);
+describe("database login: the statement on stdin, the drop on delete", () => {
+  const PW = "Ab3".repeat(11);
+  it("creates the login role or gives it the password again, as a member acting as the owner", () => {
+    expect(renderDatabaseLoginSql("shop_owner", "shop_owner_1a2b3c4d", PW)).toBe(`DO $berth$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'shop_owner_1a2b3c4d') THEN
+    ALTER ROLE "shop_owner_1a2b3c4d" WITH LOGIN PASSWORD '${PW}';
+  ELSE
+    CREATE ROLE "shop_owner_1a2b3c4d" WITH LOGIN PASSWORD '${PW}';
+  END IF;
+END
+$berth$;
+GRANT "shop_owner" TO "shop_owner_1a2b3c4d";
+ALTER ROLE "shop_owner_1a2b3c4d" SET role = 'shop_owner';
+`);
+    expect(renderDatabaseLoginScript({ siteName: "shop", owner: "shop_owner" })).not.toMatch(/PASSWORD/);
+  });
+
+  it("drops the role in the app's database and succeeds when the server is gone", () => {
+    const drop = renderDropDatabaseLoginScript({ siteName: "shop", owner: "shop_owner", login: "shop_owner_1a2b3c4d", database: "shop" });
+    expect(drop).toContain(`docker exec -i "$container" psql -v ON_ERROR_STOP=1 -q -U 'shop_owner' -d 'shop' <<'BERTH_SQL_EOF'`);
+    expect(drop).toContain(`    REASSIGN OWNED BY "shop_owner_1a2b3c4d" TO "shop_owner";\n    DROP OWNED BY "shop_owner_1a2b3c4d";\n    DROP ROLE "shop_owner_1a2b3c4d";`);
+    expect(drop).toContain("login shop_owner_1a2b3c4d goes with it\"\n  exit 0");
   });
 
   it.each(["short", "has'quote".padEnd(20, "x"), "has space".padEnd(20, "x"), "x".repeat(129)])("refuses the password %j without showing it", (pw) => {
     let message = "";
     try {
-      renderDatabasePasswordSql("app", pw);
+      renderDatabaseLoginSql("app", "app_1", pw);
     } catch (e) {
       expect(e).toBeInstanceOf(RenderError);
       message = (e as Error).message;
@@ -443,8 +464,14 @@ describe("database password: the statement on stdin", () => {
     expect(message).toBe("password: must be 16 to 128 letters and digits");
   });
 
-  it.each([["container", { container: "a;rm -rf /", user: "app" }], ["user", { container: "c1", user: "App" }]] as const)("refuses a bad %s", (field, spec) => {
-    expect(() => renderDatabasePasswordScript(spec)).toThrow(new RegExp(`^${field}: `));
+  it.each([
+    ["siteName", () => renderDatabaseLoginScript({ siteName: "Shop;", owner: "app" })],
+    ["owner", () => renderDatabaseLoginScript({ siteName: "shop", owner: "App" })],
+    ["login", () => renderDatabaseLoginSql("app", "x'; DROP", PW)],
+    ["login", () => renderDropDatabaseLoginScript({ siteName: "shop", owner: "app", login: "a b", database: "app" })],
+    ["database", () => renderDropDatabaseLoginScript({ siteName: "shop", owner: "app", login: "app_1", database: "a\"b" })],
+  ] as const)("refuses a bad %s", (field, render) => {
+    expect(render).toThrow(new RegExp(`^${field}: `));
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DatabaseAddon } from "../../components/database-addon";
@@ -45,7 +46,8 @@ describe("Site (recording mocks)", () => {
         "docker:index/volume:Volume demo-postgres-data",
         "docker:index/remoteImage:RemoteImage demo-postgres-image",
         "docker:index/container:Container demo-postgres-server",
-        "command:remote:Command demo-postgres-password-applied",
+        "random:index/randomPassword:RandomPassword demo-postgres-login-password",
+        "command:remote:Command demo-postgres-login-app_6b86b273",
         "berth:app:AppContainer demo-app",
         "docker:index/remoteImage:RemoteImage demo-app-image",
         "command:remote:Command demo-app-port-v1",
@@ -95,7 +97,7 @@ describe("Site (recording mocks)", () => {
     expect(web.restart).toBe("unless-stopped");
     expect(web.networksAdvanced).toEqual([{ name: "berth-demo-test" }]);
     expect(web.envs).toHaveLength(2);
-    expect(web.envs[0]).toMatch(/^DATABASE_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/);
+    expect(web.envs[0]).toMatch(/^DATABASE_URL=postgres:\/\/app_6b86b273:pw[0-9a-f]{30}@postgres:5432\/app$/);
     expect(web.envs[1]).toBe("PORT=8080");
   });
 
@@ -161,7 +163,7 @@ describe("Site (recording mocks)", () => {
   it("keeps every secret out of plaintext inputs", async () => {
     const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
     const visible = JSON.stringify(rec.registrations.map((r) => redacted(r.inputs)));
-    expect(rec.ofType("random:index/randomPassword:RandomPassword")).toHaveLength(3); // postgres, redis, SESSION_SECRET
+    expect(rec.ofType("random:index/randomPassword:RandomPassword")).toHaveLength(4); // postgres server and login, redis, SESSION_SECRET
     expect(visible).not.toContain(FULL_SECRETS.STRIPE_SECRET_KEY);
     expect(visible).not.toContain("mock\n-----END OPENSSH");
     expect(visible).not.toMatch(/pw[0-9a-f]{30}/);
@@ -170,7 +172,7 @@ describe("Site (recording mocks)", () => {
     expect(isSecretValue(web.envs)).toBe(true);
     expect(plain(web.envs)).toContain(`STRIPE_SECRET_KEY=${FULL_SECRETS.STRIPE_SECRET_KEY}`);
     expect(plain(web.envs).some((e: string) => /^SESSION_SECRET=pw[0-9a-f]{30}$/.test(e))).toBe(true);
-    expect(plain(web.envs).some((e: string) => /^CLOUDRON_POSTGRESQL_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/.test(e))).toBe(true);
+    expect(plain(web.envs).some((e: string) => /^CLOUDRON_POSTGRESQL_URL=postgres:\/\/app_6b86b273:pw[0-9a-f]{30}@postgres:5432\/app$/.test(e))).toBe(true);
     expect(plain(web.envs).some((e: string) => /^REDIS_URL=redis:\/\/:pw[0-9a-f]{30}@redis:6379\/0$/.test(e))).toBe(true);
     const envFile = rec.named("shop-service-shop-backup-env").inputs;
     expect(isSecretValue(envFile.stdin)).toBe(true);
@@ -261,33 +263,49 @@ describe("Site (recording mocks)", () => {
 });
 
 describe("components alone", () => {
-  it("DatabaseAddon: with a host connection, the password in state is applied to the server, on stdin, before the URL is given out", async () => {
+  it("DatabaseAddon: the app logs in as a role made with the password in state, on stdin, before the URL is given out", async () => {
     const rec = await startRecording();
     const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v", connection: { host: "h" } });
-    await valueOf(pg.url);
+    expect(await valueOf(pg.url)).toMatch(/^postgres:\/\/app_6b86b273:pw[0-9a-f]{30}@postgres:5432\/app$/);
     await settled();
-    const applied = rec.named("db-password-applied");
-    expect(applied.type).toBe("command:remote:Command");
-    const inputs = plain(applied.inputs);
-    expect(inputs.create).toContain("docker exec -i 'db-server-1234567' psql -v ON_ERROR_STOP=1 -q -U 'app' -d postgres");
+    const login = rec.named("db-login-app_6b86b273");
+    expect(login.type).toBe("command:remote:Command");
+    const inputs = plain(login.inputs);
+    expect(inputs.create).toContain("docker exec -i \"$container\" psql -v ON_ERROR_STOP=1 -q -U 'app' -d postgres");
     expect(inputs.create).not.toMatch(/pw[0-9a-f]{30}/);
-    expect(isSecretValue(applied.inputs.stdin)).toBe(true);
-    expect(inputs.stdin).toMatch(/^ALTER ROLE "app" WITH PASSWORD 'pw[0-9a-f]{30}';\n$/);
+    expect(isSecretValue(login.inputs.stdin)).toBe(true);
+    expect(inputs.stdin).toMatch(/CREATE ROLE "app_6b86b273" WITH LOGIN PASSWORD 'pw[0-9a-f]{30}';/);
+    expect(inputs.delete).toContain('DROP ROLE "app_6b86b273";');
     expect(inputs.addPreviousOutputInEnv).toBe(false);
+    // The server's own password is for initdb only and never rotates; the login's rotates by its keeper.
+    expect(plain(rec.named("db-password").inputs)).toEqual({ length: 32, special: false });
+    expect(plain(rec.named("db-login-password").inputs)).toEqual({ length: 32, special: false, keepers: { rotation: "1" } });
   });
 
-  it("DatabaseAddon: the URL is a secret output; redis takes its password from the environment", async () => {
+  it("DatabaseAddon: a rotation is a new login role and password beside the old one", async () => {
     const rec = await startRecording();
-    const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v" });
+    const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v", connection: { host: "h" }, passwordRotation: "2026-11" });
+    const url = await valueOf(pg.url);
+    await settled();
+    const login = `app_${createHash("sha256").update("2026-11").digest("hex").slice(0, 8)}`;
+    expect(url.startsWith(`postgres://${login}:pw`)).toBe(true);
+    expect(rec.named(`db-login-${login}`).type).toBe("command:remote:Command");
+    expect(plain(rec.named("db-login-password").inputs).keepers).toEqual({ rotation: "2026-11" });
+  });
+
+  it("DatabaseAddon: the URL is a secret output; redis takes its password from the environment; postgres needs the host", async () => {
+    const rec = await startRecording();
+    expect(() => new DatabaseAddon("nohost", { engine: "postgres", siteName: "s", network: "n", volumeName: "v" })).toThrow(
+      "nohost: a postgres addon needs the host connection, to create the app's login role",
+    );
+    const pg = new DatabaseAddon("db", { engine: "postgres", siteName: "s", network: "n", volumeName: "v", connection: { host: "h" } });
     const redis = new DatabaseAddon("cache", { engine: "redis", siteName: "s", network: "n", volumeName: "r" });
     expect(await pulumi.isSecret(pg.url)).toBe(true);
     expect(await pulumi.isSecret(redis.url)).toBe(true);
-    expect(await valueOf(pg.url)).toMatch(/^postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app$/);
     await settled();
     const server = plain(rec.named("cache-server").inputs);
     expect(server.command).toEqual(["sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --dir /data']);
     expect(server.volumes).toEqual([{ volumeName: "r", containerPath: "/data" }]);
-    expect(plain(rec.named("db-password").inputs)).toEqual({ length: 32, special: false });
   });
 
   it("EnvSecrets: generated secrets rotate through their keeper; everything is secret", async () => {
@@ -307,7 +325,7 @@ describe("deploy sequence (recording mocks)", () => {
     const release = rec.named("demo-app-release").inputs;
     expect(isSecretValue(release.stdin)).toBe(true);
     const env: string = plain(release.stdin);
-    expect(env).toMatch(/^DATABASE_URL=postgres:\/\/app:pw[0-9a-f]{30}@postgres:5432\/app\nPORT=8080\n$/);
+    expect(env).toMatch(/^DATABASE_URL=postgres:\/\/app_6b86b273:pw[0-9a-f]{30}@postgres:5432\/app\nPORT=8080\n$/);
     const image = plain(rec.named("demo-app-web-v1").inputs).image as string;
     expect(plain(release.triggers)).toEqual([image]);
     expect(plain(release.create)).toContain(
