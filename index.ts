@@ -9,6 +9,8 @@ const site = new Site(config.settings.site.name, {
   settings: config.settings,
   secrets: config.secrets,
   sshPrivateKey: config.sshPrivateKey,
+  hostKey: config.hostKey,
+  dockerSshOpts: config.dockerSshOpts,
   stack: pulumi.getStack(),
 });
 

@@ -17,6 +17,8 @@ export interface HostArgs {
   user?: pulumi.Input<string>;
   /** SSH private key, kept secret in state. */
   privateKey: pulumi.Input<string>;
+  /** The server's host key line; the command provider ignores host keys when it is unset. */
+  hostKey: pulumi.Input<string>;
   /** The site this host serves; names the directories berth owns under /etc/berth and /var/lib/berth. */
   siteName: string;
   /**
@@ -73,6 +75,7 @@ export class Host extends pulumi.ComponentResource {
         port: args.sshPort ?? 22,
         user: args.user ?? "root",
         privateKey: args.privateKey,
+        hostKey: args.hostKey,
         // A just-booted server may need a few seconds before sshd answers.
         dialErrorLimit: 20,
         perDialTimeout: 15,

@@ -18,6 +18,13 @@ export interface SiteArgs {
   secrets: Record<string, pulumi.Input<string>>;
   /** SSH private key for the host. */
   sshPrivateKey: pulumi.Input<string>;
+  /** The server's SSH host key line; every connection checks it. */
+  hostKey: string;
+  /**
+   * The docker provider's `sshOpts` (key and host check for the `ssh://` transport, from `config/docker-ssh.ts`).
+   * @default none: Docker is not reached over ssh://
+   */
+  dockerSshOpts?: string[];
   /** Stack name, part of the Docker volume names so two stacks can share a Docker host. */
   stack: string;
 }
@@ -52,6 +59,7 @@ export class Site extends pulumi.ComponentResource {
         sshPort: s.host.sshPort,
         user: s.host.user,
         privateKey: args.sshPrivateKey,
+        hostKey: args.hostKey,
         siteName: site,
         installPackages: s.host.installPackages,
         requires: s.tls.mode === "letsencrypt" ? [{ command: "certbot", package: "certbot" }] : [],
@@ -63,9 +71,7 @@ export class Site extends pulumi.ComponentResource {
       `${name}-docker`,
       {
         host: s.host.dockerHost ?? `ssh://${s.host.user}@${s.host.address}:${s.host.sshPort}`,
-        sshOpts: s.host.privateKeyFile
-          ? ["-i", s.host.privateKeyFile, "-o", "StrictHostKeyChecking=accept-new", "-o", "BatchMode=yes"]
-          : undefined,
+        sshOpts: args.dockerSshOpts,
       },
       // Every Docker resource waits for the bootstrap, which installs Docker where it is missing.
       { ...child, dependsOn: [host.ready] },

@@ -133,6 +133,13 @@ export function parseStackConfig(raw: RawStackConfig): ParsedConfig {
         );
       }
     }
+    if (s.host.hostKey === undefined && s.host.hostKeyFile === undefined) {
+      problems.push(
+        `berth:host.hostKey: required (or berth:host.hostKeyFile): the server's SSH host key, checked on every connection; get it with: ssh-keyscan -t ed25519 -p ${s.host.sshPort} ${s.host.address}`,
+      );
+    } else if (s.host.hostKey !== undefined && s.host.hostKeyFile !== undefined) {
+      problems.push("berth:host.hostKeyFile: set either berth:host.hostKey or berth:host.hostKeyFile, not both");
+    }
     if (!s.host.privateKeyFile && sshPrivateKey === undefined) {
       problems.push(`berth:sshPrivateKey: required unless berth:host.privateKeyFile is set; ${secretSet("sshPrivateKey")}`);
     }

@@ -21,6 +21,9 @@ export const ABSOLUTE_PATH = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
 export const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const UNIT_NAME = /^[a-z0-9][a-z0-9_.@-]{0,63}$/;
 export const PROCESS_NAME = /^[a-z][a-z0-9-]{0,20}$/;
+/** One SSH public key line: key type, base64 blob, optional comment. */
+export const SSH_PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}(?: [^\n]*)?$/;
+export const SSH_PUBLIC_KEY_ALLOWED = "must be an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan -t ed25519 <address>, without the host)";
 const DURATION = /^[0-9]{1,6}(?:ms|s|m|h)$/;
 const MEMORY = /^([1-9][0-9]{0,6})\s*(m|mi|mb|mib|g|gi|gb|gib)$/i;
 const NGINX_SIZE = /^[0-9]{1,6}[kKmMgG]?$/;
@@ -206,6 +209,14 @@ const hostSchema = strict({
   user: z.string().regex(UNIX_NAME, "must be a user name").default("root"),
   /** A private key file on the machine running Pulumi; else the secret `berth:sshPrivateKey`. */
   privateKeyFile: z.string().min(1).optional(),
+  /**
+   * The server's SSH host public key, one line as `ssh-keyscan -t ed25519 <address>` prints it
+   * without the host (`ssh-ed25519 AAAA...`). Every SSH connection berth makes checks it; one of
+   * `hostKey` and `hostKeyFile` is required.
+   */
+  hostKey: z.string().regex(SSH_PUBLIC_KEY, SSH_PUBLIC_KEY_ALLOWED).optional(),
+  /** A file on the machine running Pulumi holding the host key (a `.pub` file), instead of `hostKey`. */
+  hostKeyFile: z.string().min(1).optional(),
   /** Docker endpoint for the app containers. @default ssh://<user>@<address>:<sshPort> */
   dockerHost: z
     .string()

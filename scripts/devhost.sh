@@ -71,6 +71,8 @@ ensure_key() {
     ssh-keygen -q -t ed25519 -N '' -C "berth-devhost-hostkey" -f "$HOST_KEY"
   fi
   chmod 600 "$HOST_KEY"
+  # The local stack checks the devhost's host key on every connection (berth:host.hostKeyFile).
+  install -m 0644 "$HOST_KEY.pub" "$REPO_ROOT/.berth/devhost/host_key.pub"
   local pub
   read -r -a pub <"$HOST_KEY.pub"
   printf '[%s]:%s %s %s\n' "$ADDRESS" "$SSH_PORT" "${pub[0]}" "${pub[1]}" >"$KNOWN_HOSTS"

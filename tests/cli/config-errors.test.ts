@@ -83,7 +83,7 @@ describe("pulumi preview on bad stack config (real CLI)", () => {
   it("takes an encrypted key and then stops only at what the stack still lacks", async () => {
     writeStack({
       site: { name: "demo", domains: ["demo.example.com"] },
-      host: { address: "203.0.113.10" },
+      host: { address: "203.0.113.10", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDliyf1LPmCxhEhQmLqlT+U90fK3PDUyq67mKQzZmc+C" },
       app: { image: "ghcr.io/acme/demo", tag: "v1", secretEnv: ["STRIPE_SECRET_KEY"] },
     });
     const set = await pulumi(["config", "set", "--secret", "berth:sshPrivateKey", "--stack", "ci"], "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-body-never-printed\n");

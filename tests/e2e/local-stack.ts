@@ -122,6 +122,8 @@ export function devhostSite(
       sshPort: devhost.sshPort,
       user: devhost.user,
       privateKeyFile: devhost.keyFile,
+      // scripts/devhost.sh puts the devhost's sshd host key there; every connection checks it.
+      hostKeyFile: path.join(REPO, ".berth/devhost/host_key.pub"),
       // The devhost shares this machine's Docker engine, as a single server shares its own.
       dockerHost: "unix:///var/run/docker.sock",
       installPackages: false,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BerthConfigError, parseStackConfig } from "../../config/parse";
-import { FULL, FULL_SECRETS, FULL_SSH_KEY, MINIMAL, raw, withValue } from "./fixtures";
+import { FULL, FULL_SECRETS, FULL_SSH_KEY, HOST_KEY, MINIMAL, raw, withValue } from "./fixtures";
 
 function problemsOf(input: Parameters<typeof parseStackConfig>[0]): string[] {
   try {
@@ -30,7 +30,7 @@ describe("valid configuration", () => {
       stopTimeout: 30,
       healthGate: { intervalSeconds: 1, timeoutSeconds: 60 },
     });
-    expect(settings.host).toEqual({ address: "203.0.113.10", sshPort: 22, user: "root", privateKeyFile: "/root/.ssh/id_ed25519", installPackages: true });
+    expect(settings.host).toEqual({ address: "203.0.113.10", sshPort: 22, user: "root", privateKeyFile: "/root/.ssh/id_ed25519", hostKey: HOST_KEY, installPackages: true });
     expect(settings.dns).toEqual({ provider: "none" });
     expect(settings.tls).toEqual({ mode: "self-signed", validityDays: 365 });
     expect(settings.nginx).toEqual({ httpPort: 80, httpsPort: 443, clientMaxBodySize: "25m", gzip: true, hsts: { maxAgeSeconds: 31536000, includeSubDomains: false }, maintenance: false });
@@ -102,6 +102,9 @@ const BAD: Array<[string, ReturnType<typeof raw>, string]> = [
   ["plaintext secrets bag", raw({ ...withValue(MINIMAL, "app.secretEnv", ["API_KEY"]), secrets: { API_KEY: "x" } }), "berth:secrets: must be stored as a secret: pulumi config rm berth:secrets, then pulumi config set --secret --path 'berth:secrets.<NAME>' <value> --stack production"],
   ["secret env without a value", raw(withValue(MINIMAL, "app.secretEnv", ["STRIPE_SECRET_KEY"])), "berth:secrets.STRIPE_SECRET_KEY: required by app.secretEnv[0]; set it with: pulumi config set --secret --path 'berth:secrets.STRIPE_SECRET_KEY' <value> --stack production"],
   ["no SSH key at all", raw(withValue(MINIMAL, "host.privateKeyFile", undefined)), "berth:sshPrivateKey: required unless berth:host.privateKeyFile is set; pulumi config set --secret berth:sshPrivateKey <value> --stack production"],
+  ["no host key", raw(withValue(MINIMAL, "host.hostKey", undefined)), "berth:host.hostKey: required (or berth:host.hostKeyFile): the server's SSH host key, checked on every connection; get it with: ssh-keyscan -t ed25519 -p 22 203.0.113.10"],
+  ["host key with the host in front", raw(withValue(MINIMAL, "host.hostKey", `203.0.113.10 ${HOST_KEY}`)), "berth:host.hostKey: must be an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan -t ed25519 <address>, without the host)"],
+  ["host key twice", raw(withValue(MINIMAL, "host.hostKeyFile", "/etc/ssh/host.pub")), "berth:host.hostKeyFile: set either berth:host.hostKey or berth:host.hostKeyFile, not both"],
   ["memory unparsable", raw(withValue(MINIMAL, "app.memory", "lots")), "berth:app.memory: must be a memory size such as 512m or 1g"],
   ["env name invalid", raw(withValue(MINIMAL, "app.env", { "NODE-ENV": "production" })), "berth:app.env.NODE-ENV: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"],
   ["env value not a string", raw(withValue(MINIMAL, "app.env", { WORKERS: 4 })), "berth:app.env.WORKERS: must be a string (quote numbers and booleans)"],

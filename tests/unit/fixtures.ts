@@ -3,17 +3,20 @@ import type { RawStackConfig } from "../../config/parse";
 
 export type Values = Record<string, unknown>;
 
+/** A well-formed ed25519 host key (the server's key berth checks on every SSH connection). */
+export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDliyf1LPmCxhEhQmLqlT+U90fK3PDUyq67mKQzZmc+C";
+
 /** The smallest valid stack: a site, a host reached with a key file, an app. */
 export const MINIMAL: Values = {
   site: { name: "demo", domains: ["demo.example.com"] },
-  host: { address: "203.0.113.10", privateKeyFile: "/root/.ssh/id_ed25519" },
+  host: { address: "203.0.113.10", privateKeyFile: "/root/.ssh/id_ed25519", hostKey: HOST_KEY },
   app: { image: "ghcr.io/acme/demo", tag: "v1" },
 };
 
 /** A production-like stack touching every component (seeds 001, 002, 004). */
 export const FULL: Values = {
   site: { name: "shop", domains: ["shop.example.com", "www.shop.example.com"] },
-  host: { address: "203.0.113.10", sshPort: 22, user: "root" },
+  host: { address: "203.0.113.10", sshPort: 22, user: "root", hostKey: HOST_KEY },
   app: {
     image: "ghcr.io/acme/shop",
     tag: "2026.11.1",

@@ -5,9 +5,10 @@ import { DatabaseAddon } from "../../components/database-addon";
 import { EnvSecrets } from "../../components/env-secrets";
 import { Site } from "../../components/site";
 import { parseStackConfig } from "../../config/parse";
-import { FULL, FULL_SECRETS, FULL_SSH_KEY, MINIMAL, raw, withValue, type Values } from "./fixtures";
+import { FULL, FULL_SECRETS, FULL_SSH_KEY, HOST_KEY, MINIMAL, raw, withValue, type Values } from "./fixtures";
 import { isSecretValue, plain, redacted, settled, startRecording, valueOf, type Recording } from "./recording-mocks";
 
+const DOCKER_SSH_OPTS = ["-i", "/home/op/.ssh/berth/id-0123456789abcdef", "-o", "StrictHostKeyChecking=yes"];
 const LOCAL_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nlocal-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
 
 async function build(values: Values, secrets: Record<string, string> = {}, sshKey = LOCAL_KEY): Promise<{ rec: Recording; site: Site }> {
@@ -20,6 +21,8 @@ async function build(values: Values, secrets: Record<string, string> = {}, sshKe
     settings: parsed.settings,
     secrets: Object.fromEntries(Object.entries(parsed.secrets).map(([k, v]) => [k, pulumi.secret(v)])),
     sshPrivateKey: pulumi.secret(sshKey),
+    hostKey: parsed.settings.host.hostKey!,
+    dockerSshOpts: DOCKER_SSH_OPTS,
     stack: "test",
   });
   await valueOf(site.webPort);
@@ -389,6 +392,13 @@ describe("release identity: port, gate, replace order (recording mocks)", () => 
     expect(rec.named("shop-app-web-2026.11.1").options.dependsOn).not.toContain("shop-app-gate-poll");
     // The vhost switches after the gate too.
     expect(rec.named("shop-vhost-site").options.dependsOn).toContain("shop-app-gate-poll");
+  });
+
+  it("checks the host key on every connection: the command connections and Docker's ssh transport", async () => {
+    const { rec } = await build(WITH_DB);
+    expect(plain(rec.named("demo-host-bootstrap").inputs.connection).hostKey).toBe(HOST_KEY);
+    expect(plain(rec.named("demo-app-gate-poll").inputs.connection).hostKey).toBe(HOST_KEY);
+    expect(rec.named("demo-docker").inputs.sshOpts).toEqual(JSON.stringify(DOCKER_SSH_OPTS));
   });
 
   it("installs or checks Docker on the host before any Docker resource", async () => {

@@ -24,6 +24,7 @@ describe("the committed stack files", () => {
     expect(settings.app.tag).toBe("v1");
     // scripts/devhost.sh puts this machine's devhost key there, relative to the project directory.
     expect(settings.host.privateKeyFile).toBe(".berth/devhost/id_ed25519");
+    expect(settings.host.hostKeyFile).toBe(".berth/devhost/host_key.pub");
   });
 
   it.each(["staging", "production"])("%s is valid apart from the secrets each operator sets once", (stack) => {
