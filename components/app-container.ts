@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { renderDockerEnvFile, renderReleasePortScript, renderReleaseScript, renderReservePortScript } from "../renderers/deploy-scripts";
+import { renderDockerEnvFile, renderOncePerImageUpdate, renderReleasePortScript, renderReleaseScript, renderReservePortScript } from "../renderers/deploy-scripts";
 import { HealthGate } from "./health-gate";
 import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
@@ -208,6 +208,7 @@ export class AppContainer extends pulumi.ComponentResource {
             ),
           // Once per image: a new image id replaces the command, which runs it again.
           triggers: [image.imageId],
+          update: renderOncePerImageUpdate("release phase"),
         },
         // The command provider links an output's secrecy only to the input of the same name, and a
         // migration may print what it connects to: its output is kept encrypted in state.

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderBackupScript, renderRestoreDrillScript } from "../renderers/deploy-scripts";
+import { renderBackupScript, renderOncePerImageUpdate, renderRestoreDrillScript } from "../renderers/deploy-scripts";
 import { renderInstallFileScript } from "../renderers/remote-scripts";
 import { shellQuote } from "../renderers/shell";
 import { SystemdUnit } from "./systemd-unit";
@@ -83,6 +83,7 @@ export class DatabaseBackup extends pulumi.ComponentResource {
         create: `${shellQuote(this.backupScript)} ${shellQuote(args.tag)}\n`,
         // A new image is a new deploy: the command is replaced, so it runs again before the release.
         triggers: [args.imageReference],
+        update: renderOncePerImageUpdate("pre-deploy backup"),
       },
       { parent: this, dependsOn: [...scripts, ...args.after] },
     );

@@ -244,6 +244,16 @@ docker run --rm --network ${shellQuote(network)} --env-file "$env_file" ${labels
 `;
 }
 
+/**
+ * The `update` of a Command that must run once per image (the release phase, the pre-deploy
+ * backup). The command provider runs `update`, or else `create` again, on any input change that
+ * is not a replacement: a new environment or a rotated SSH key would re-run migrations and take
+ * an extra backup. A new image replaces these Commands, which runs `create`.
+ */
+export function renderOncePerImageUpdate(what: "release phase" | "pre-deploy backup"): string {
+  return `echo "berth: the ${what} runs once per image; this change does not run it again"\n`;
+}
+
 /** A Docker `--env-file`: `KEY=value` lines, taken literally by Docker (no quotes, no escapes). */
 export function renderDockerEnvFile(vars: Record<string, string>): string {
   return Object.keys(vars)

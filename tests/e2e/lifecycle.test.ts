@@ -212,6 +212,24 @@ describe.sequential("berth on the devhost (real engine)", () => {
     expect(await rows()).toContain("written-under-v1");
   });
 
+  it("the release phase runs once per image: an env change does not migrate again", async () => {
+    const withRelease = { ...baseConfig().app, release: ["/app/demo", "migrate"] };
+    // The release is new, so this up runs it (and it is what an image change does).
+    s.setConfig({ app: withRelease });
+    log.length = 0;
+    await s.stack.up({ onOutput });
+    expect(log.join("")).toMatch(/berth: release phase in sha256:/);
+
+    s.setConfig({ app: { ...withRelease, env: { RELEASE_CHECK: "1" } } });
+    log.length = 0;
+    await s.stack.up({ onOutput });
+    const out = log.join("");
+    expect(out).not.toMatch(/berth: release phase in sha256:/);
+    expect(out).toContain("berth: the release phase runs once per image; this change does not run it again");
+    s.setConfig({ app: baseConfig().app });
+    await s.stack.up({ onOutput });
+  });
+
   it("a second concurrent up is refused by the stack lock and the state stays valid", async () => {
     s.setConfig({ app: { ...baseConfig().app, env: { FEATURE_FLAG: "on" } } });
     // The file backend's lock is check, write, check again (SEMANTICS of pulumi's diy backend):

@@ -335,6 +335,9 @@ describe("deploy sequence (recording mocks)", () => {
       `docker run --rm --network 'berth-demo-test' --env-file "$env_file" --label 'berth.site=demo' --label 'berth.process=release' --label 'berth.tag=v1' --entrypoint '' ${image} '/app/demo' 'migrate'`,
     );
     expect(plain(release.create)).not.toContain("pw");
+    // Any other change (the environment, a rotated SSH key) is an update, which must not migrate again.
+    expect(plain(release.update)).toBe('echo "berth: the release phase runs once per image; this change does not run it again"\n');
+    expect(plain(rec.named("demo-backup-pre-deploy").inputs.update)).toBe('echo "berth: the pre-deploy backup runs once per image; this change does not run it again"\n');
     expect(rec.named("demo-app-release").options.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
     const gate: string = plain(rec.named("demo-app-gate-poll").inputs).create;
     expect(gate).toContain("url=http://127.0.0.1:49153/api/health");
