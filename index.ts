@@ -11,6 +11,7 @@ const site = new Site(config.settings.site.name, {
   sshPrivateKey: config.sshPrivateKey,
   hostKey: config.hostKey,
   dockerSshOpts: config.dockerSshOpts,
+  registryPassword: config.registryPassword,
   stack: pulumi.getStack(),
 });
 

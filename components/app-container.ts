@@ -65,6 +65,11 @@ export interface AppContainerArgs {
   image: string;
   /** Image tag. A new tag pins a new image id, which replaces the containers. */
   tag: string;
+  /**
+   * The image digest, pulled by digest: a tag pushed again is deployed only when its new digest is given.
+   * @default none: the tag, pulled once
+   */
+  digest?: string;
   /** Port the web process listens on inside the container; published on the host's loopback at a port reserved for the release (`renderReservePortScript`). */
   port: number;
   /**
@@ -158,11 +163,13 @@ export class AppContainer extends pulumi.ComponentResource {
     super("berth:app:AppContainer", name, {}, opts);
     const child = { parent: this };
     const reference = `${args.image}:${args.tag}`;
+    // With a digest the image is looked up and pulled by it: another digest is another image.
+    const pullReference = args.digest ? `${args.image}@${args.digest}` : reference;
 
     const image = new docker.RemoteImage(
       `${name}-image`,
       // Kept locally so a rollback to the previous tag does not wait for a pull.
-      { name: reference, keepLocally: true },
+      { name: pullReference, keepLocally: true },
       child,
     );
 

@@ -25,6 +25,11 @@ export interface SiteArgs {
    * @default none: Docker is not reached over ssh://
    */
   dockerSshOpts?: string[];
+  /**
+   * Password of `app.registry`'s user, kept secret.
+   * @default none: the image is public or already on the host
+   */
+  registryPassword?: pulumi.Input<string>;
   /** Stack name, part of the Docker volume names so two stacks can share a Docker host. */
   stack: string;
 }
@@ -72,6 +77,10 @@ export class Site extends pulumi.ComponentResource {
       {
         host: s.host.dockerHost ?? `ssh://${s.host.user}@${s.host.address}:${s.host.sshPort}`,
         sshOpts: args.dockerSshOpts,
+        // The provider sends these credentials when it pulls from that registry.
+        registryAuth: s.app.registry
+          ? [{ address: s.app.registry.address, username: s.app.registry.username, password: pulumi.secret(args.registryPassword!) }]
+          : undefined,
       },
       // Every Docker resource waits for the bootstrap, which installs Docker where it is missing.
       { ...child, dependsOn: [host.ready] },
@@ -161,6 +170,7 @@ export class Site extends pulumi.ComponentResource {
         siteName: site,
         image: s.app.image,
         tag: s.app.tag,
+        digest: s.app.digest,
         port: s.app.port,
         command: s.app.command,
         env: { PORT: String(s.app.port), ...s.app.env },

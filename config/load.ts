@@ -19,6 +19,8 @@ export interface StackConfig {
   hostKey: string;
   /** The docker provider's `sshOpts` when Docker is reached over `ssh://`, else undefined. */
   dockerSshOpts?: string[];
+  /** `berth:registryPassword`, when `app.registry` is set. */
+  registryPassword?: pulumi.Output<string>;
 }
 
 // `isConfigSecret` is exported by the runtime but left out of its typings.
@@ -95,5 +97,6 @@ export function loadStackConfig(): StackConfig {
   const secrets = Object.fromEntries(
     Object.keys(parsed.secrets).map((name) => [name, pulumi.secret(secretBag!.apply((bag) => bag[name]!))]),
   );
-  return { settings: parsed.settings, secrets, sshPrivateKey, hostKey: hostKey!, dockerSshOpts };
+  const registryPassword = parsed.settings.app.registry ? new pulumi.Config("berth").requireSecret("registryPassword") : undefined;
+  return { settings: parsed.settings, secrets, sshPrivateKey, hostKey: hostKey!, dockerSshOpts, registryPassword };
 }

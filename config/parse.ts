@@ -9,7 +9,7 @@ import { z } from "zod";
 import { BERTH_KEYS, berthConfigSchema, ENV_NAME, type BerthSettings } from "./schema";
 
 /** The keys whose values must be stored encrypted (`pulumi config set --secret`). */
-export const SECRET_KEYS = ["secrets", "sshPrivateKey"] as const;
+export const SECRET_KEYS = ["secrets", "sshPrivateKey", "registryPassword"] as const;
 
 export interface RawStackConfig {
   /** Stack name, used in the commands the errors suggest. */
@@ -120,8 +120,21 @@ export function parseStackConfig(raw: RawStackConfig): ParsedConfig {
     );
   }
 
+  const registryPassword = raw.values["berth:registryPassword"];
+  if (registryPassword !== undefined && !raw.secretKeys.has("berth:registryPassword")) {
+    problems.push(`berth:registryPassword: must be stored as a secret: ${secretSet("registryPassword")}`);
+  }
+
   if (result.success) {
     const s = result.data;
+    if (s.app.registry) {
+      if (!s.app.image.startsWith(`${s.app.registry.address}/`)) {
+        problems.push(`berth:app.registry.address: must be the registry app.image is pulled from (app.image starts with it and a '/'), got ${s.app.registry.address}`);
+      }
+      if (registryPassword === undefined) problems.push(`berth:registryPassword: required by app.registry; ${secretSet("registryPassword")}`);
+    } else if (registryPassword !== undefined) {
+      problems.push("berth:registryPassword: set, but app.registry is not: say which registry and user it is for");
+    }
     const wanted: Array<[string, string]> = [
       ...s.app.secretEnv.map((n, i): [string, string] => [n, `app.secretEnv[${i}]`]),
       ...s.services.flatMap((svc, i) => svc.secretEnv.map((n, j): [string, string] => [n, `services[${i}].secretEnv[${j}]`])),

@@ -142,6 +142,18 @@ const processSchema = strict({
 const appSchema = strict({
   image: imageRepository,
   tag: imageTag,
+  /**
+   * The image's digest (`sha256:...`), pinned. A tag pushed again to another image is not
+   * deployed by `up`, which pulls only a reference it does not have: pinning the digest makes the
+   * new image a change `pulumi preview` shows, and reverting it a rollback.
+   */
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be an image digest: sha256: and 64 lowercase hex digits").optional(),
+  /** A private registry: the password comes from the secret `berth:registryPassword`. */
+  registry: strict({
+    /** The registry host of `image`, e.g. `ghcr.io` or `registry.example.com:5000`. */
+    address: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$/, "must be a registry host such as ghcr.io or registry.example.com:5000"),
+    username: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters").regex(/^[^\s]+$/, "must not contain whitespace"),
+  }).optional(),
   /** The port the web process listens on inside the container. */
   port: port("container").default(8080),
   command: z.array(z.string().min(1)).min(1).optional(),

@@ -59,7 +59,7 @@ describe("pulumi preview on bad stack config (real CLI)", () => {
       "berth:site.domains[0]: must be a lowercase hostname such as app.example.com (letters, digits, '-' and '.', optional leading '*.')",
       "berth:host.sshPort: must be a SSH port number (1-65535)",
       "berth:app.tag: must be an image tag: 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
-      "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate",
+      "berth:app.colour: unknown key; allowed keys: image, tag, digest, registry, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate",
       "berth:nginx.clientMaxBodySize: must be an nginx size such as 25m, 512k or 1g",
     ]) {
       expect(r.all).toContain(line);

@@ -96,8 +96,8 @@ const BAD: Array<[string, ReturnType<typeof raw>, string]> = [
   ["port 0", raw(withValue(MINIMAL, "app.port", 0)), "berth:app.port: must be a container port number (1-65535)"],
   ["port 70000", raw(withValue(MINIMAL, "app.port", 70000)), "berth:app.port: must be a container port number (1-65535)"],
   ["port as text", raw(withValue(MINIMAL, "nginx", { httpsPort: "443" })), "berth:nginx.httpsPort: must be a HTTPS port number (1-65535)"],
-  ["unknown key in app", raw(withValue(MINIMAL, "app.colour", "blue")), "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate"],
-  ["unknown top-level key", raw({ ...MINIMAL, databse: {} }), "berth:databse: unknown key; allowed keys: site, host, app, database, redis, dns, tls, nginx, services, secrets, sshPrivateKey"],
+  ["unknown key in app", raw(withValue(MINIMAL, "app.colour", "blue")), "berth:app.colour: unknown key; allowed keys: image, tag, digest, registry, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate"],
+  ["unknown top-level key", raw({ ...MINIMAL, databse: {} }), "berth:databse: unknown key; allowed keys: site, host, app, database, redis, dns, tls, nginx, services, secrets, sshPrivateKey, registryPassword"],
   ["plaintext SSH key", raw(withValue({ ...MINIMAL, sshPrivateKey: "-----BEGIN KEY-----" }, "host.privateKeyFile", undefined)), "berth:sshPrivateKey: must be stored as a secret: pulumi config set --secret berth:sshPrivateKey < ~/.ssh/id_ed25519 --stack production"],
   ["plaintext secrets bag", raw({ ...withValue(MINIMAL, "app.secretEnv", ["API_KEY"]), secrets: { API_KEY: "x" } }), "berth:secrets: must be stored as a secret: pulumi config rm berth:secrets, then pulumi config set --secret --path 'berth:secrets.<NAME>' <value> --stack production"],
   ["secret env without a value", raw(withValue(MINIMAL, "app.secretEnv", ["STRIPE_SECRET_KEY"])), "berth:secrets.STRIPE_SECRET_KEY: required by app.secretEnv[0]; set it with: pulumi config set --secret --path 'berth:secrets.STRIPE_SECRET_KEY' <value> --stack production"],
@@ -105,6 +105,11 @@ const BAD: Array<[string, ReturnType<typeof raw>, string]> = [
   ["no host key", raw(withValue(MINIMAL, "host.hostKey", undefined)), "berth:host.hostKey: required (or berth:host.hostKeyFile): the server's SSH host key, checked on every connection; get it with: ssh-keyscan -t ed25519 -p 22 203.0.113.10"],
   ["host key with the host in front", raw(withValue(MINIMAL, "host.hostKey", `203.0.113.10 ${HOST_KEY}`)), "berth:host.hostKey: must be an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan -t ed25519 <address>, without the host)"],
   ["host key twice", raw(withValue(MINIMAL, "host.hostKeyFile", "/etc/ssh/host.pub")), "berth:host.hostKeyFile: set either berth:host.hostKey or berth:host.hostKeyFile, not both"],
+  ["registry that is not the image's", raw(withValue(MINIMAL, "app.registry", { address: "registry.example.com", username: "deploy" }), { registryPassword: "pw" }), "berth:app.registry.address: must be the registry app.image is pulled from (app.image starts with it and a '/'), got registry.example.com"],
+  ["registry without its password", raw(withValue(MINIMAL, "app.registry", { address: "ghcr.io", username: "deploy" })), "berth:registryPassword: required by app.registry; pulumi config set --secret berth:registryPassword <value> --stack production"],
+  ["registry password in plaintext", raw({ ...withValue(MINIMAL, "app.registry", { address: "ghcr.io", username: "deploy" }), registryPassword: "pw" }), "berth:registryPassword: must be stored as a secret: pulumi config set --secret berth:registryPassword <value> --stack production"],
+  ["registry password without a registry", raw(MINIMAL, { registryPassword: "pw" }), "berth:registryPassword: set, but app.registry is not: say which registry and user it is for"],
+  ["digest that is a tag", raw(withValue(MINIMAL, "app.digest", "v1")), "berth:app.digest: must be an image digest: sha256: and 64 lowercase hex digits"],
   ["memory unparsable", raw(withValue(MINIMAL, "app.memory", "lots")), "berth:app.memory: must be a memory size such as 512m or 1g"],
   ["env name invalid", raw(withValue(MINIMAL, "app.env", { "NODE-ENV": "production" })), "berth:app.env.NODE-ENV: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"],
   ["env value not a string", raw(withValue(MINIMAL, "app.env", { WORKERS: 4 })), "berth:app.env.WORKERS: must be a string (quote numbers and booleans)"],
@@ -151,7 +156,7 @@ describe("bad input is rejected with the key path", () => {
       "berth:site.domains[0]: must be a lowercase hostname such as app.example.com (letters, digits, '-' and '.', optional leading '*.')",
       "berth:app.tag: must be an image tag: 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
       "berth:app.port: must be a container port number (1-65535)",
-      "berth:app.colour: unknown key; allowed keys: image, tag, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate",
+      "berth:app.colour: unknown key; allowed keys: image, tag, digest, registry, port, command, healthCheck, memory, restart, env, secretEnv, generatedSecrets, processes, volumes, stopTimeout, release, healthGate",
     ]);
   });
 

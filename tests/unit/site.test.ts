@@ -404,6 +404,28 @@ describe("release identity: port, gate, replace order (recording mocks)", () => 
     expect(rec.named("demo-docker").inputs.sshOpts).toEqual(JSON.stringify(DOCKER_SSH_OPTS));
   });
 
+  it("pulls a pinned digest, with the registry's credentials from a secret", async () => {
+    const digest = `sha256:${"ab".repeat(32)}`;
+    const values = withValue(withValue(WITH_DB, "app.registry", { address: "ghcr.io", username: "deploy" }), "app.digest", digest);
+    const rec = await startRecording();
+    const parsed = parseStackConfig(raw(values, { registryPassword: "registry-pw-never-plain" }, "test"));
+    new Site("demo", {
+      settings: parsed.settings,
+      secrets: {},
+      sshPrivateKey: pulumi.secret(LOCAL_KEY),
+      hostKey: HOST_KEY,
+      registryPassword: pulumi.secret("registry-pw-never-plain"),
+      stack: "test",
+    });
+    await settled();
+    expect(plain(rec.named("demo-app-image").inputs)).toEqual({ name: `ghcr.io/acme/demo@${digest}`, keepLocally: true });
+    // The tag still names the release and shows in the labels.
+    expect(plain(rec.named("demo-app-web-v1").inputs).labels).toContainEqual({ label: "berth.tag", value: "v1" });
+    const provider = rec.named("demo-docker").inputs;
+    expect(JSON.parse(plain(provider.registryAuth))).toEqual([{ address: "ghcr.io", username: "deploy", password: "registry-pw-never-plain" }]);
+    expect(JSON.stringify(redacted(rec.registrations.map((r) => r.inputs)))).not.toContain("registry-pw-never-plain");
+  });
+
   it("installs or checks Docker on the host before any Docker resource", async () => {
     const { rec } = await build(WITH_DB);
     expect(plain(rec.named("demo-host-bootstrap").inputs.create)).toContain("docker.io");
