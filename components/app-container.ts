@@ -138,10 +138,11 @@ export interface AppContainerArgs {
 /**
  * The app's containers: one web process published on loopback and any number of workers, all from
  * one image pinned by id. Each release is its own set of resources, named by tag, with no fixed
- * container name or host port: a new release is created beside the old one, and the old one is
- * deleted only at the end of a successful `up` — after nginx switched. A failed deploy leaves the
- * old release running and in state, untouched; Pulumi's own create-before-delete replace would
- * instead mark it for deletion, carried out at the end of the next successful `up`.
+ * container name and a host port reserved for it: a new release is created beside the old one,
+ * gated, its workers started, and the old one is deleted only at the end of a successful `up` —
+ * after nginx switched. A failed deploy leaves the old release running and in state, untouched;
+ * Pulumi's own create-before-delete replace would instead mark it for deletion, which the engine
+ * carries out at the end of the next `up` that succeeds (not at its start).
  */
 export class AppContainer extends pulumi.ComponentResource {
   /** The image id (`sha256:…`) the containers run. */
