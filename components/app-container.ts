@@ -159,6 +159,8 @@ export class AppContainer extends pulumi.ComponentResource {
   readonly release?: command.remote.Command;
   /** Resolves once the new web container passed the health gate. */
   readonly passed: pulumi.Output<string>;
+  /** Ids of the release's containers: the web process and the workers. */
+  readonly containerIds: pulumi.Output<string[]>;
 
   constructor(name: string, args: AppContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("berth:app:AppContainer", name, {}, opts);
@@ -315,13 +317,16 @@ export class AppContainer extends pulumi.ComponentResource {
     );
     this.passed = gate.passed;
 
+    const containerIds: pulumi.Output<string>[] = [webContainer.id];
     for (const [process, spec] of Object.entries(args.processes ?? {})) {
-      new docker.Container(
+      const worker = new docker.Container(
         `${name}-${process}-${args.tag}`,
         { ...common, command: spec.command, labels: labels(process), ...memoryLimits(spec.memoryMiB ?? args.memoryMiB ?? 768) },
         { ...replaceOrder, dependsOn: [gate] },
       );
+      containerIds.push(worker.id);
     }
+    this.containerIds = pulumi.all(containerIds);
 
     this.imageId = image.imageId;
     this.tag = pulumi.output(args.tag);
@@ -335,6 +340,7 @@ export class AppContainer extends pulumi.ComponentResource {
       webContainerName: this.webContainerName,
       volumeNames: this.volumeNames,
       passed: this.passed,
+      containerIds: this.containerIds,
     });
   }
 }

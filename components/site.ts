@@ -9,6 +9,7 @@ import { EnvSecrets } from "./env-secrets";
 import { Host } from "./host";
 import { LetsEncryptCertificate } from "./letsencrypt-certificate";
 import { NginxVhost } from "./nginx-vhost";
+import { ReleaseCleanup } from "./release-cleanup";
 import { SystemdUnit } from "./systemd-unit";
 
 export interface SiteArgs {
@@ -232,6 +233,19 @@ export class Site extends pulumi.ComponentResource {
           hsts: s.nginx.hsts === false ? null : s.nginx.hsts,
           maintenance: { enabled: s.nginx.maintenance, healthPath: s.app.healthCheck.path },
         },
+      },
+      child,
+    );
+
+    new ReleaseCleanup(
+      `${name}-cleanup`,
+      {
+        // After the switch: until then the old release is the one serving.
+        connection: pulumi.all([host.connection, vhost.installed.id]).apply(([c]) => c),
+        siteName: site,
+        network: network.name,
+        keep: app.containerIds,
+        stopTimeoutSeconds: s.app.stopTimeout,
       },
       child,
     );

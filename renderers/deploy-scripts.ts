@@ -391,3 +391,45 @@ exit 1
 export function renderReleasePortScript(spec: Pick<ReservePortSpec, "key">): string {
   return `rm -f ${shellQuote(reservationFile(spec.key))}\n`;
 }
+
+export interface ReleaseCleanupSpec {
+  /** Site name: containers carry its `berth.site` label. */
+  siteName: string;
+  /** The site's Docker network: only containers on it are this stack's. */
+  network: string;
+  /** Full ids (64 hex) of the release that now serves: kept. */
+  keep: string[];
+  /** Seconds a container gets to finish its work before it is killed, as Pulumi's delete gives it. */
+  stopTimeoutSeconds: number;
+}
+
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Runs after the switch: stops and removes every app container of the site (web, workers, release
+ * one-offs) that is not the release now serving. Those are the release just replaced, which Pulumi
+ * would delete a moment later (its delete ignores a container already gone), and containers no
+ * state knows: made by an `up` that was killed between creating them and recording them, which
+ * nothing else would ever remove — a worker among them would go on taking jobs.
+ */
+export function renderReleaseCleanupScript(spec: ReleaseCleanupSpec): string {
+  const site = checkSiteName("siteName", spec.siteName);
+  const network = matchString("network", spec.network, DOCKER_NAME, "a Docker network name");
+  const keep = array<string>("keep", spec.keep, 1).map((id, i) => matchString(`keep[${i}]`, id, CONTAINER_ID, "a full container id (64 hex)"));
+  const timeout = intInRange("stopTimeoutSeconds", spec.stopTimeoutSeconds, 1, 600);
+  return `set -euo pipefail
+keep=' ${keep.join(" ")} '
+stale=()
+for id in $(docker ps -aq --no-trunc --filter label=berth.site=${shellQuote(site)} --filter label=berth.process --filter network=${shellQuote(network)}); do
+  case "$keep" in *" $id "*) ;; *) stale+=("$id") ;; esac
+done
+if [ \${#stale[@]} -eq 0 ]; then
+  echo "berth: no container of an earlier release is left"
+  exit 0
+fi
+# As Pulumi's delete does it: SIGTERM, then the stop timeout, so work in progress can finish.
+docker stop -t ${timeout} "\${stale[@]}" >/dev/null
+docker rm -f "\${stale[@]}" >/dev/null
+echo "berth: removed \${#stale[@]} container(s) of earlier or interrupted releases"
+`;
+}

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   RenderError,
   renderBackupScript,
+  renderReleaseCleanupScript,
   renderReleasePortScript,
   renderReservePortScript,
   renderDatabaseLoginScript,
@@ -403,9 +404,44 @@ describe("deploy scripts: shellcheck", () => {
     // SC2016: the single-quoted `{{...}}` is a docker --format template, not shell.
     ["port reservation", renderReservePortScript({ key: "shop-0123456789abcdef" }), ["SC2016"]],
     ["port release", renderReleasePortScript({ key: "shop-0123456789abcdef" }), []],
+    ["release cleanup", renderReleaseCleanupScript({ siteName: "shop", network: "berth-shop-production", keep: ["a".repeat(64)], stopTimeoutSeconds: 30 }), []],
   ] as [string, string, string[]][])("shellcheck -s bash: %s", async (_name, script, excluded) => {
     const r = await run("shellcheck", ["-s", "bash", ...(excluded.length > 0 ? ["-e", excluded.join(",")] : []), "-"], { input: script });
     expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
+  });
+});
+
+describe("release cleanup", () => {
+  const A = "a".repeat(64);
+  const B = "b".repeat(64);
+  it("keeps the serving release's containers and stops the others with the stop timeout", () => {
+    expect(renderReleaseCleanupScript({ siteName: "shop", network: "berth-shop-production", keep: [A, B], stopTimeoutSeconds: 45 })).toBe(`set -euo pipefail
+keep=' ${A} ${B} '
+stale=()
+for id in $(docker ps -aq --no-trunc --filter label=berth.site='shop' --filter label=berth.process --filter network='berth-shop-production'); do
+  case "$keep" in *" $id "*) ;; *) stale+=("$id") ;; esac
+done
+if [ \${#stale[@]} -eq 0 ]; then
+  echo "berth: no container of an earlier release is left"
+  exit 0
+fi
+# As Pulumi's delete does it: SIGTERM, then the stop timeout, so work in progress can finish.
+docker stop -t 45 "\${stale[@]}" >/dev/null
+docker rm -f "\${stale[@]}" >/dev/null
+echo "berth: removed \${#stale[@]} container(s) of earlier or interrupted releases"
+`);
+  });
+
+  it.each([
+    ["keep", { keep: [] }],
+    ["keep[0]", { keep: ["abc"] }],
+    ["keep[0]", { keep: [`${A.slice(1)} `] }],
+    ["network", { network: "a b" }],
+    ["siteName", { siteName: "Shop" }],
+    ["stopTimeoutSeconds", { stopTimeoutSeconds: 0 }],
+  ] as const)("refuses a bad %s", (field, bad) => {
+    const spec = { siteName: "shop", network: "berth-shop-production", keep: [A], stopTimeoutSeconds: 30, ...bad };
+    expect(() => renderReleaseCleanupScript(spec as never)).toThrow(new RegExp(`^${field.replace(/[[\]]/g, "\\$&")}: `));
   });
 });
 

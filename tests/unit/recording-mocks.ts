@@ -72,7 +72,8 @@ export async function startRecording(opts: { stack?: string; preview?: boolean }
         const state = { ...args.inputs, ...computed(args.type, args.name, args.inputs, () => nextPort++) };
         const options = pending.get(`${args.type}::${args.name}`)!;
         registrations.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, options });
-        return { id: `${args.name}-id`, state };
+        // Docker ids are 64 hex digits, and berth's scripts check that they are.
+        return { id: args.type === "docker:index/container:Container" ? short(args.name) : `${args.name}-id`, state };
       },
       call(args) {
         return args.inputs;

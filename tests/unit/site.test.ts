@@ -67,6 +67,8 @@ describe("Site (recording mocks)", () => {
         "command:remote:Command demo-edge-certificate",
         "berth:host:NginxVhost demo-vhost",
         "command:remote:Command demo-vhost-site",
+        "berth:app:ReleaseCleanup demo-cleanup",
+        "command:remote:Command demo-cleanup-containers",
       ].sort(),
     );
   });
@@ -430,6 +432,17 @@ describe("release identity: port, gate, replace order (recording mocks)", () => 
     const { rec } = await build(WITH_DB);
     expect(plain(rec.named("demo-host-bootstrap").inputs.create)).toContain("docker.io");
     expect(rec.named("demo-docker").options.dependsOn).toEqual(["demo-host-bootstrap"]);
+  });
+
+  it("after the switch, removes every app container of the site but the serving release's, gracefully", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    const cleanup = rec.named("shop-cleanup-containers");
+    expect(cleanup.options.dependsOn).toEqual(expect.arrayContaining(["shop-vhost-site", "shop-app-web-2026.11.1", "shop-app-worker-2026.11.1"]));
+    const script: string = plain(cleanup.inputs.create);
+    expect(script).toContain("--filter label=berth.site='shop' --filter label=berth.process --filter network='berth-shop-test'");
+    expect(script).toContain("docker stop -t 30 ");
+    const id = (n: string) => createHash("sha256").update(n).digest("hex");
+    expect(script).toContain(`keep=' ${[id("shop-app-web-2026.11.1"), id("shop-app-worker-2026.11.1")].sort().join(" ")} '`);
   });
 
   it("keeps the gate's old name as an alias, and replaces app containers create-before-delete", async () => {
