@@ -181,8 +181,10 @@ export class AppContainer extends pulumi.ComponentResource {
       volume: new docker.Volume(
         `${name}-volume-${v.name}`,
         { name: `${args.volumePrefix}-${v.name}`, labels: [{ label: "berth.site", value: args.siteName }] },
-        // Data outlives every upgrade, rollback and refactor: Pulumi forgets the volume but Docker keeps it.
-        { ...child, retainOnDelete: true },
+        // Data outlives every upgrade, rollback and refactor: Pulumi forgets the volume but Docker keeps
+        // it. The name is kept from the first create: it holds the stack name, and `pulumi stack
+        // rename` must not switch the app to a new, empty volume.
+        { ...child, retainOnDelete: true, ignoreChanges: ["name"] },
       ),
     }));
     const mounts = volumes.map(({ spec, volume }) => ({ volumeName: volume.name, containerPath: spec.path }));

@@ -94,7 +94,9 @@ export class DatabaseAddon extends pulumi.ComponentResource {
     const volume = new docker.Volume(
       `${name}-data`,
       { name: args.volumeName, labels: [{ label: "berth.site", value: args.siteName }] },
-      { ...child, retainOnDelete: true, protect: args.protect ?? false },
+      // Kept from the first create: the name holds the stack name, and `pulumi stack rename` must not
+      // start the database on a new, empty volume.
+      { ...child, retainOnDelete: true, protect: args.protect ?? false, ignoreChanges: ["name"] },
     );
 
     const image = new docker.RemoteImage(

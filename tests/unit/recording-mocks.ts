@@ -24,6 +24,8 @@ export interface RecordedOptions {
   deleteBeforeReplace?: boolean;
   /** The names of the aliases given, as the engine receives them. */
   aliasNames: string[];
+  ignoreChanges: string[];
+  retainOnDelete: boolean;
 }
 
 const short = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -93,6 +95,8 @@ export async function startRecording(opts: { stack?: string; preview?: boolean }
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
       aliasNames: (req.getAliasesList() as any[]).map((a) => a.getSpec()?.getName() ?? "").filter(Boolean),
+      ignoreChanges: req.getIgnorechangesList(),
+      retainOnDelete: req.getRetainondelete(),
     });
     return register(req, cb);
   };

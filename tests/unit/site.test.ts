@@ -445,6 +445,13 @@ describe("release identity: port, gate, replace order (recording mocks)", () => 
     expect(script).toContain(`keep=' ${[id("shop-app-web-2026.11.1"), id("shop-app-worker-2026.11.1")].sort().join(" ")} '`);
   });
 
+  it("keeps every data volume on a stack rename: retained on delete, its first name kept", async () => {
+    const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
+    for (const name of ["shop-postgres-data", "shop-redis-data", "shop-app-volume-uploads"]) {
+      expect(rec.named(name).options).toMatchObject({ retainOnDelete: true, ignoreChanges: ["name"] });
+    }
+  });
+
   it("keeps the gate's old name as an alias, and replaces app containers create-before-delete", async () => {
     const { rec } = await build(FULL, FULL_SECRETS, FULL_SSH_KEY);
     expect(rec.named("shop-app-gate").options.aliasNames).toEqual(["shop-gate"]);
