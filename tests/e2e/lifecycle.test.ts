@@ -109,7 +109,11 @@ describe.sequential("berth on the devhost (real engine)", () => {
     const env: string[] = JSON.parse((await execa("docker", ["inspect", "--format", "{{json .Config.Env}}", web!])).stdout);
     const value = (k: string) => env.find((e) => e.startsWith(`${k}=`))!.slice(k.length + 1);
     const sessionSecret = value("SESSION_SECRET");
-    const dbPassword = /^postgres:\/\/app:([^@]+)@/.exec(value("DATABASE_URL"))![1]!;
+    const dbPassword = /^postgres:\/\/app_[0-9a-f]{8}:([^@]+)@/.exec(value("DATABASE_URL"))![1]!;
+    // The server's own password, used only to initialise the data directory, is a secret too.
+    const pg = (await execa("docker", ["ps", "-q", "--filter", `label=berth.site=${SITE}`, "--filter", "label=berth.addon=postgres"])).stdout.trim();
+    const pgEnv: string[] = JSON.parse((await execa("docker", ["inspect", "--format", "{{json .Config.Env}}", pg])).stdout);
+    const serverPassword = pgEnv.find((e) => e.startsWith("POSTGRES_PASSWORD="))!.slice("POSTGRES_PASSWORD=".length);
     expect(value("API_TOKEN")).toBe(providedToken);
     expect(sessionSecret).toMatch(/^[A-Za-z0-9]{64}$/);
     const keyBody = fs.readFileSync(devhost.keyFile, "utf8").split("\n")[1]!;
@@ -118,7 +122,7 @@ describe.sequential("berth on the devhost (real engine)", () => {
     const texts = { state: s.stateText(), logs: log.join("") + preview.stdout + preview.stderr };
     expect(texts.state.length).toBeGreaterThan(1000);
     for (const [where, text] of Object.entries(texts)) {
-      for (const [what, secret] of Object.entries({ sessionSecret, dbPassword, providedToken, keyBody })) {
+      for (const [what, secret] of Object.entries({ sessionSecret, dbPassword, serverPassword, providedToken, keyBody })) {
         expect(text.includes(secret), `${what} in ${where}`).toBe(false);
       }
     }
