@@ -2,7 +2,7 @@
 # images.sh ensure [NAME...]
 #   Builds berth's local images, skipping every image whose `berth.hash` label
 #   already matches the hash of its inputs (so a warm run takes seconds).
-#   NAMEs (default: all): debian postgres redis demo devhost
+#   NAMEs (default: all): debian postgres redis demo devhost registry
 #   BERTH_IMAGES_FORCE=1 rebuilds everything from scratch (cold run).
 #
 #   berth/debian:bookworm   debootstrap minbase rootfs, docker-imported
@@ -10,6 +10,7 @@
 #   berth/redis:7           Debian redis-server
 #   berth-demo:v1|v2|v3     demo app (v3: /api/health never 200)
 #   berth/devhost:bookworm  systemd + nginx + sshd(127.0.0.1:2222) + docker CLI
+#   berth/registry:2        Debian docker-registry, htpasswd auth (private-registry tests)
 #
 # Every image is built from TRACKED files only: the build context of images/NAME
 # and the demo app's source (demo/) are copied from `git ls-files` (with their
@@ -37,6 +38,7 @@ REDIS_IMAGE="berth/redis:7"
 DEMO_REPO="berth-demo"
 DEMO_VERSIONS=(v1 v2 v3)
 DEVHOST_IMAGE="berth/devhost:$SUITE"
+REGISTRY_IMAGE="berth/registry:2"
 
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -263,6 +265,13 @@ ensure_devhost() {
   build_image "$DEVHOST_IMAGE" "$h" "$ctx"
 }
 
+ensure_registry() {
+  local ctx h
+  ctx=$(stage_tracked "$IMAGES_DIR/registry")
+  h=$(printf '%s %s %s\n' "$RECIPE_VERSION" "$(image_hash "$BASE_IMAGE")" "$(dir_hash "$ctx")" | sha)
+  build_image "$REGISTRY_IMAGE" "$h" "$ctx"
+}
+
 ensure_demo() {
   command -v go >/dev/null 2>&1 || die "go is required to build the demo app"
   local src ctx src_hash ctx_hash goversion base
@@ -299,7 +308,7 @@ ensure_demo() {
 
 cmd_ensure() {
   local t0=$SECONDS targets=("$@")
-  ((${#targets[@]})) || targets=(debian postgres redis demo devhost)
+  ((${#targets[@]})) || targets=(debian postgres redis demo devhost registry)
   mkdir -p "$CACHE_DIR"
   STAGE_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/berth-images.XXXXXX")
   docker info >/dev/null 2>&1 || "$REPO_ROOT/scripts/docker-engine.sh" ensure
@@ -312,7 +321,8 @@ cmd_ensure() {
       redis) ensure_redis ;;
       demo) ensure_demo ;;
       devhost) ensure_devhost ;;
-      *) die "unknown image '$t' (debian postgres redis demo devhost)" ;;
+      registry) ensure_registry ;;
+      *) die "unknown image '$t' (debian postgres redis demo devhost registry)" ;;
     esac
   done
   # Drop our own superseded images (dangling + berth.hash label); ones still
@@ -328,5 +338,5 @@ cmd_ensure() {
 
 case "${1:-}" in
   ensure) shift; cmd_ensure "$@" ;;
-  *) echo "usage: $0 ensure [debian|postgres|redis|demo|devhost]..." >&2; exit 2 ;;
+  *) echo "usage: $0 ensure [debian|postgres|redis|demo|devhost|registry]..." >&2; exit 2 ;;
 esac
