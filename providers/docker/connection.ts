@@ -16,6 +16,7 @@
  */
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
+import type { AuthConfigs } from "./registry-auth";
 import { CommandConn, parseSshUrl, sshArgs } from "./ssh-dial";
 
 export interface DockerConfig {
@@ -24,6 +25,12 @@ export interface DockerConfig {
   sshOpts: string[];
   /** `disableDockerDaemonCheck`: skip the ping (and so the version negotiation's first probe). */
   disableDockerDaemonCheck: boolean;
+  /**
+   * `registryAuth` as Configure parsed it: credentials by registry hostname, sent with pulls. Not
+   * part of the client's identity (KD's client cache hashes only the connection settings,
+   * KD:internal/provider/config.go:38-60).
+   */
+  authConfigs: AuthConfigs;
 }
 
 /** The docker/docker v28.5 client's own API version; negotiation never goes above it. */

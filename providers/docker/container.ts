@@ -575,7 +575,8 @@ export const container: ResourceDefinition<DockerConfig> = withBridgeErrors({
     const client = await clientFor(ctx.config);
     const image = p.image as string;
     try {
-      await findImage(client, image);
+      // With the provider's registry credentials, as KD passes AuthConfigs (funcs.go:48-53).
+      await findImage(client, image, ctx.config.authConfigs);
     } catch (e) {
       throw new Error(`Unable to create container with image ${image}: ${(e as Error).message}`);
     }

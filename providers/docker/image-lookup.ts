@@ -1,9 +1,20 @@
 /**
  * KD's image helpers (resource_docker_image_funcs.go:165-378), used by RemoteImage and by
- * Container's Create step 1 (SEMANTICS.md §2, §3): look the image up LOCALLY first (`ImageInspect`,
- * then its ID must be in `ImageList(All:false)`), pull only when it is not local, then look again.
+ * Container's Create step 1 (SEMANTICS.md §2, §3): list the top-level images (`ImageList(All:false)`),
+ * then look the image up LOCALLY (`ImageInspect`, whose ID must be among those listed), pull only
+ * when it is not local, then list and look again.
+ *
+ * The pull (pullImage, funcs.go:249-279) is the Go client's `ImagePull(name)`: the reference is
+ * parsed and normalized first (`reference.ts`; a digest reference `repo@sha256:…`, or
+ * `repo:tag@sha256:…`, is pulled by its digest: `fromImage=<name>&tag=sha256:…`), and
+ * `X-Registry-Auth` carries the provider's `registryAuth` credentials for the image's registry
+ * (`registry-auth.ts`). The streamed progress is read and ignored, so an error inside the stream
+ * only shows as the second lookup's "unable to find or pull image". A digest reference is found
+ * locally by ImageInspect once the daemon has that repo digest (after a pull or a push of it).
  */
 import { type DockerClient, isNotFound } from "./connection";
+import { pullQuery } from "./reference";
+import { type AuthConfigs, registryAuthHeader } from "./registry-auth";
 
 export interface ImageSummary {
   Id: string;
@@ -11,8 +22,20 @@ export interface ImageSummary {
   RepoDigests: string[] | null;
 }
 
-/** searchLocalImages: inspect by name, then require the ID among the top-level images. */
-export async function searchLocalImage(client: DockerClient, imageName: string): Promise<ImageSummary | null> {
+/** fetchLocalImages' failure (funcs.go:222-226): its callers pass it on without their own prefix. */
+export class ListImagesError extends Error {}
+
+/** fetchLocalImages: `ImageList(All:false)`. */
+export async function listLocalImages(client: DockerClient): Promise<ImageSummary[]> {
+  try {
+    return await client.call<ImageSummary[]>("GET", "/images/json", { query: { all: 0 } });
+  } catch (e) {
+    throw new ListImagesError(`unable to list Docker images: ${(e as Error).message}`);
+  }
+}
+
+/** searchLocalImages (funcs.go:165-185): inspect by name, then require the ID among the listed images. */
+export async function searchLocalImages(client: DockerClient, images: ImageSummary[], imageName: string): Promise<ImageSummary | null> {
   let inspected: { Id: string };
   try {
     inspected = await client.call<{ Id: string }>("GET", `/images/${imageName}/json`);
@@ -20,54 +43,44 @@ export async function searchLocalImage(client: DockerClient, imageName: string):
     if (isNotFound(e)) return null;
     throw new Error(`unable to inspect image ${imageName}: ${(e as Error).message}`);
   }
-  let images: ImageSummary[];
-  try {
-    images = await client.call<ImageSummary[]>("GET", "/images/json", { query: { all: 0 } });
-  } catch (e) {
-    throw new Error(`unable to list Docker images: ${(e as Error).message}`);
-  }
   return images.find((i) => i.Id === inspected.Id) ?? null;
 }
 
-/** How the Go client splits a reference for `POST /images/create` (fromImage + tag or digest). */
-export function pullParams(imageName: string): { fromImage: string; tag: string } {
-  const at = imageName.indexOf("@");
-  if (at >= 0) return { fromImage: imageName.slice(0, at), tag: imageName.slice(at + 1) };
-  const slash = imageName.lastIndexOf("/");
-  const colon = imageName.lastIndexOf(":");
-  if (colon > slash) return { fromImage: imageName.slice(0, colon), tag: imageName.slice(colon + 1) };
-  return { fromImage: imageName, tag: "latest" };
+/** The list, then the lookup (what Read and removeImage do). */
+export async function searchLocalImage(client: DockerClient, imageName: string): Promise<ImageSummary | null> {
+  return searchLocalImages(client, await listLocalImages(client), imageName);
 }
 
-/** pullImage: `ImagePull` with an empty auth config; the streamed progress is read and ignored. */
-async function pullImage(client: DockerClient, imageName: string): Promise<void> {
-  const { fromImage, tag } = pullParams(imageName);
-  // base64url of `{}`-ish empty registry.AuthConfig JSON, as KD sends it.
-  const auth = Buffer.from(JSON.stringify({})).toString("base64url");
+/** pullImage (funcs.go:249-279). */
+async function pullImage(client: DockerClient, authConfigs: AuthConfigs, imageName: string): Promise<void> {
+  const auth = registryAuthHeader(authConfigs, imageName);
   try {
-    await client.call("POST", "/images/create", { query: { fromImage, tag }, headers: { "X-Registry-Auth": auth } });
+    const query = pullQuery(imageName);
+    await client.call("POST", "/images/create", { query, headers: { "X-Registry-Auth": auth } });
   } catch (e) {
     throw new Error(`error pulling image ${imageName}: ${(e as Error).message}`);
   }
 }
 
-/** findImage: local first, then pull, then local again. */
-export async function findImage(client: DockerClient, imageName: string): Promise<ImageSummary> {
+/** findImage (funcs.go:343-378): local first, then pull, then local again. */
+export async function findImage(client: DockerClient, imageName: string, authConfigs: AuthConfigs = {}): Promise<ImageSummary> {
   if (imageName === "") throw new Error("empty image name is not allowed");
+  let images = await listLocalImages(client);
   let found: ImageSummary | null;
   try {
-    found = await searchLocalImage(client, imageName);
+    found = await searchLocalImages(client, images, imageName);
   } catch (e) {
     throw new Error(`findImage1: error looking up local image "${imageName}": ${(e as Error).message}`);
   }
   if (found) return found;
   try {
-    await pullImage(client, imageName);
+    await pullImage(client, authConfigs, imageName);
   } catch (e) {
     throw new Error(`unable to pull image ${imageName}: ${(e as Error).message}`);
   }
+  images = await listLocalImages(client);
   try {
-    found = await searchLocalImage(client, imageName);
+    found = await searchLocalImages(client, images, imageName);
   } catch (e) {
     throw new Error(`findImage2: error looking up local image "${imageName}": ${(e as Error).message}`);
   }

@@ -13,21 +13,35 @@
  * (`certPath`, `*Material`, and their DOCKER_* env defaults) would switch the ssh helper off in the
  * real provider; the stand-in implements none of it and refuses it. A config change is an
  * in-place provider update, never a replace (§0 "Provider config changes").
+ *
+ * `registryAuth` (KD provider.go:104-162, 239-244, 303-447; `registry-auth.ts`): a set of
+ * `{address, username, password, configFile, configFileContent, authDisabled}` blocks, checked like
+ * SDKv2 checks it (address required and not empty) and parsed at Configure into credentials filed
+ * under each address's hostname (`https://` added to the address unless it has a scheme; a
+ * username wins over `configFileContent`, which wins over `configFile`; env DOCKER_REGISTRY_USER,
+ * DOCKER_REGISTRY_PASS and DOCKER_CONFIG give the defaults). A pull sends the credentials filed
+ * under the image's registry (`127.0.0.1:5000/x` → `127.0.0.1:5000`, `ghcr.io/x` → `ghcr.io`,
+ * `nginx` → `registry-1.docker.io`), else none (KD resource_docker_image_funcs.go:249-265, 294-341).
+ * CheckConfig hands `registryAuth` back secret when a block has a password (the bridge marks the
+ * schema's sensitive fields, TB:pkg/tfbridge/provider.go:573-575). A parse failure fails Configure
+ * as the bridge reports it (`1 error occurred: * Error loading registry auth config: …`).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type CheckFailure, type ProviderDefinition, unsupported } from "../runtime/definition";
 import { diffByRules } from "../runtime/diff";
-import { containsUnknown, type Props, type Value } from "../runtime/properties";
+import { containsUnknown, type Props, secret, type Value } from "../runtime/properties";
+import { tfErrorText } from "./bridge";
 import type { DockerConfig } from "./connection";
 import { container } from "./container";
 import { network } from "./network";
+import { checkRegistryAuth, decodeRegistryAuth, parseRegistryAuth } from "./registry-auth";
 import { remoteImage } from "./remote-image";
 import { volume } from "./volume";
 
 /** Config keys the stand-in implements (the SDK also sends `version`). */
-const KEYS = ["host", "sshOpts", "context", "disableDockerDaemonCheck"] as const;
+const KEYS = ["host", "sshOpts", "context", "disableDockerDaemonCheck", "registryAuth"] as const;
 
 /** Env defaults of the TLS settings the stand-in does not implement (KD provider.go:80-99). */
 const TLS_ENV = ["DOCKER_CERT_PATH", "DOCKER_CA_MATERIAL", "DOCKER_CERT_MATERIAL", "DOCKER_KEY_MATERIAL"] as const;
@@ -96,7 +110,12 @@ export function parseConfig(props: Props, env: NodeJS.ProcessEnv = process.env):
   let host = (props.host as string | undefined) || env.DOCKER_HOST || "unix:///var/run/docker.sock";
   if (context !== "") host = contextHost(context, os.userInfo().homedir);
   const sshOpts = sshOptsOf(props.sshOpts) ?? (env.DOCKER_SSH_OPTS ? env.DOCKER_SSH_OPTS.split(/\s+/).filter(Boolean) : []);
-  return { host, sshOpts, disableDockerDaemonCheck: boolOf("disableDockerDaemonCheck", props.disableDockerDaemonCheck) ?? false };
+  return {
+    host,
+    sshOpts,
+    disableDockerDaemonCheck: boolOf("disableDockerDaemonCheck", props.disableDockerDaemonCheck) ?? false,
+    authConfigs: parseRegistryAuth(props.registryAuth, env, os.userInfo().homedir),
+  };
 }
 
 function checkConfig(news: Props): CheckFailure[] {
@@ -119,7 +138,15 @@ function checkConfig(news: Props): CheckFailure[] {
   } catch (e) {
     failures.push({ property: "disableDockerDaemonCheck", reason: (e as Error).message });
   }
+  failures.push(...checkRegistryAuth(v("registryAuth")));
   return failures;
+}
+
+/** The checked config: `registryAuth` secret when any block carries a password (MarkSchemaSecrets). */
+function checkedConfig(news: Props): Props {
+  const auth = decodeRegistryAuth(news.registryAuth);
+  const hasPassword = Array.isArray(auth) && auth.some((b) => !!b && typeof b === "object" && !Array.isArray(b) && b.password !== undefined && b.password !== null);
+  return hasPassword ? { ...news, registryAuth: secret(news.registryAuth!) } : news;
 }
 
 /** Config values compared in decoded form, so `["-i","/k"]` and its JSON string are the same. */
@@ -136,10 +163,18 @@ export const dockerProvider: ProviderDefinition<DockerConfig> = {
   supportsPreview: true,
   config: {
     keys: KEYS,
-    check: (news) => ({ inputs: news, failures: checkConfig(news) }),
+    check: (news) => ({ inputs: checkedConfig(news), failures: checkConfig(news) }),
     // No ForcesProviderReplace anywhere in PD: every config change updates the provider in place.
     diff: (olds, news) => diffByRules(decoded(olds), decoded(news), { inputs: KEYS, replace: [] }),
-    parse: (props) => parseConfig(props),
+    // Configure's own failures come back as the bridge reports diagnostics (TB provider.go:905-915).
+    parse: (props) => {
+      try {
+        return parseConfig(props);
+      } catch (e) {
+        const msg = (e as Error).message;
+        throw new Error(msg.startsWith("Error loading ") ? tfErrorText(msg) : msg);
+      }
+    },
   },
   resources: [remoteImage, container, network, volume],
 };

@@ -5,6 +5,9 @@
  *   (create-before-delete: no DBR for docker_image); `keepLocally`, `forceRemove` update in place;
  * - Create and Update: local lookup first, pull only when missing (`image-lookup.ts`), then Read;
  *   so a tag that moved in the registry is never re-pulled, and `pullTriggers` is never read;
+ *   the pull sends the provider's `registryAuth` credentials filed under the image's registry
+ *   (KD funcs.go:49, 142, 249-265; `registry-auth.ts`), and a `name` with a digest
+ *   (`repo@sha256:…`) is looked up and pulled by that digest, so a new digest is a new image;
  * - outputs `imageId` (full `sha256:` ID) and `repoDigest`; the ID is `imageId + name`;
  * - Read looks locally only: gone → dropped from state; a re-pointed tag → new `imageId`;
  * - Delete uses `keepLocally` from STATE; otherwise `ImageRemove(name, force=forceRemove)` by name.
@@ -15,7 +18,8 @@ import { type Props, UNKNOWN } from "../runtime/properties";
 import type { PropertyTypes } from "../runtime/types";
 import { bridgeCheck, bridgeDiff, plainInputs, refreshInputs, updatedState, withBridgeErrors } from "./bridge";
 import { clientFor, type DockerClient, type DockerConfig } from "./connection";
-import { findImage, repoDigest, searchLocalImage } from "./image-lookup";
+import { findImage, ListImagesError, listLocalImages, repoDigest, searchLocalImage, searchLocalImages } from "./image-lookup";
+import type { AuthConfigs } from "./registry-auth";
 import { stringSet } from "./terraform-set";
 
 export const TOKEN = "docker:index/remoteImage:RemoteImage";
@@ -45,16 +49,16 @@ async function readImage(client: DockerClient, name: string): Promise<{ id: stri
     found = await searchLocalImage(client, name);
   } catch (e) {
     const msg = (e as Error).message;
-    if (msg.startsWith("unable to list Docker images")) throw new Error(`Error reading docker image list: ${msg}`);
+    if (e instanceof ListImagesError) throw new Error(`Error reading docker image list: ${msg}`);
     throw new Error(`resourceDockerImageRead: error looking up local image "${name}": ${msg}`);
   }
   if (!found) return null;
   return { id: found.Id + name, imageId: found.Id, repoDigest: repoDigest(name, found) };
 }
 
-async function lookupOrPull(client: DockerClient, name: string): Promise<void> {
+async function lookupOrPull(client: DockerClient, name: string, authConfigs: AuthConfigs): Promise<void> {
   try {
-    await findImage(client, name);
+    await findImage(client, name, authConfigs);
   } catch (e) {
     throw new Error(`Unable to read Docker image into resource: ${(e as Error).message}`);
   }
@@ -78,7 +82,7 @@ export const remoteImage: ResourceDefinition<DockerConfig> = withBridgeErrors({
     if (ctx.preview) return { id: "", outputs: { ...baseState(p), imageId: UNKNOWN, repoDigest: UNKNOWN } };
     const client = await clientFor(ctx.config);
     const name = p.name as string;
-    await lookupOrPull(client, name);
+    await lookupOrPull(client, name, ctx.config.authConfigs);
     const r = await readImage(client, name);
     if (!r) throw new Error(`unable to find or pull image ${name}`);
     return { id: r.id, outputs: { ...baseState(p), imageId: r.imageId, repoDigest: r.repoDigest } };
@@ -96,7 +100,7 @@ export const remoteImage: ResourceDefinition<DockerConfig> = withBridgeErrors({
     try {
       const client = await clientFor(ctx.config);
       const name = next.name as string;
-      await lookupOrPull(client, name);
+      await lookupOrPull(client, name, ctx.config.authConfigs);
       const r = await readImage(client, name);
       if (!r) return next;
       return { ...next, imageId: r.imageId, repoDigest: r.repoDigest };
@@ -109,15 +113,15 @@ export const remoteImage: ResourceDefinition<DockerConfig> = withBridgeErrors({
     const client = await clientFor(ctx.config);
     try {
       if (state.keepLocally === true) return;
+      // removeImage (funcs.go:187-220): the list comes before the empty-name check.
+      const images = await listLocalImages(client);
       const name = (state.name as string | undefined) ?? "";
       if (name === "") throw new Error("empty image name is not allowed");
       let found;
       try {
-        found = await searchLocalImage(client, name);
+        found = await searchLocalImages(client, images, name);
       } catch (e) {
-        const msg = (e as Error).message;
-        if (msg.startsWith("unable to list Docker images")) throw e;
-        throw new Error(`removeImage: error looking up local image "${name}": ${msg}`);
+        throw new Error(`removeImage: error looking up local image "${name}": ${(e as Error).message}`);
       }
       if (found) await client.call("DELETE", `/images/${name}`, { query: { force: state.forceRemove === true, noprune: false } });
     } catch (e) {

@@ -16,13 +16,17 @@ import { clientFor, type DockerClient, type DockerConfig, makeClient } from "../
 import { container } from "../../providers/docker/container";
 import { formatGoDuration, parseGoDuration } from "../../providers/docker/go-duration";
 import { repoDigest } from "../../providers/docker/image-lookup";
+import { pullQuery } from "../../providers/docker/reference";
+import { parseRegistryAuth, REGISTRY_AUTH_TYPE, registryAuthHeader, registryOfImage } from "../../providers/docker/registry-auth";
 import { network } from "../../providers/docker/network";
 import { contextHost, dockerProvider, parseConfig } from "../../providers/docker/provider";
 import { remoteImage } from "../../providers/docker/remote-image";
 import { parseSshUrl, sshArgs } from "../../providers/docker/ssh-dial";
 import { volume } from "../../providers/docker/volume";
 import { type CheckContext, InitFailedError, type OperationContext, type ResourceDefinition } from "../../providers/runtime/definition";
-import { containsUnknown, type Props, UNKNOWN } from "../../providers/runtime/properties";
+import { containsUnknown, type Props, reveal, UNKNOWN } from "../../providers/runtime/properties";
+import { startRegistry, type TestRegistry } from "../support/registry";
+import { realSchema } from "./stand-ins";
 
 const RUN = randomBytes(3).toString("hex");
 /** Every Docker object this file creates starts with this. */
@@ -54,7 +58,7 @@ const DEVHOST: DockerConfig = parseConfig(
   {},
 );
 /** Nothing listens here: any Docker call would fail. */
-const NOWHERE: DockerConfig = { host: "unix:///nonexistent/docker.sock", sshOpts: [], disableDockerDaemonCheck: false };
+const NOWHERE: DockerConfig = { host: "unix:///nonexistent/docker.sock", sshOpts: [], disableDockerDaemonCheck: false, authConfigs: {} };
 
 const urnOf = (name: string) => `urn:pulumi:test::berth::docker:index:X::${name}`;
 function ctx(name: string, config: DockerConfig = LOCAL, preview = false): OperationContext<DockerConfig> {
@@ -254,9 +258,9 @@ describe("§1 docker Provider: config and connection", () => {
     expect(() => parseConfig({ host: "ssh://u@h" }, { DOCKER_CERT_PATH: "/certs" })).toThrow(/does not implement TLS connections, and DOCKER_CERT_PATH is set/);
   });
 
-  it("§1 config keys the stand-in does not implement are refused (certPath, registryAuth, …)", () => {
-    const r = dockerProvider.config.check({ host: "unix:///x", certPath: "/c", registryAuth: "[]", version: "5.0.0" });
-    expect(r.failures.map((f) => f.property).sort()).toEqual(["certPath", "registryAuth"]);
+  it("§1 config keys the stand-in does not implement are refused (certPath, keyMaterial, …)", () => {
+    const r = dockerProvider.config.check({ host: "unix:///x", certPath: "/c", keyMaterial: "k", registryAuth: "[]", version: "5.0.0" });
+    expect(r.failures.map((f) => f.property).sort()).toEqual(["certPath", "keyMaterial"]);
   });
 
   it("§1 ssh helper argv: `[-l user] [-p port] <sshOpts…> -o ConnectTimeout=30 -T -- <host> docker [--host=unix://<path>] system dial-stdio`", () => {
@@ -420,6 +424,229 @@ describe("§2 RemoteImage", () => {
     const news = checked(remoteImage, { name, keepLocally: true, forceRemove: true });
     const out = await remoteImage.update({ id: made.id, olds: made.outputs, news, oldInputs: olds }, ctx("img"));
     expect(out).toMatchObject({ name, keepLocally: true, forceRemove: true, imageId: debianId });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe("§1/§2 registryAuth: the provider's registry credentials and the pulls that send them", () => {
+  const check = (registryAuth: unknown) => dockerProvider.config.check({ host: "unix:///x", registryAuth: JSON.stringify(registryAuth) });
+  const auth = (blocks: unknown[], env: NodeJS.ProcessEnv = {}) => parseConfig({ registryAuth: JSON.stringify(blocks) }, env).authConfigs;
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+  it("§1 registryAuth: a set of blocks with the real schema's fields and types (ProviderRegistryAuth; address required)", () => {
+    const schema = realSchema("docker")!;
+    const cfg = schema.provider.inputProperties!.registryAuth!;
+    expect(cfg.type).toBe("array");
+    const real = schema.types[cfg.items!.$ref!.replace(/^#\/types\//, "")]!;
+    const mine = (REGISTRY_AUTH_TYPE as { array: { object: Record<string, string>; required: string[] } }).array;
+    expect(mine.object).toEqual(Object.fromEntries(Object.entries(real.properties!).map(([k, v]) => [k, v.type])));
+    expect(mine.required).toEqual(real.required);
+  });
+
+  it("§1 registryAuth CheckConfig: blocks accepted and handed back secret when one has a password; a missing or empty address and an unknown key fail with SDKv2's messages", () => {
+    const ok = check([{ address: "127.0.0.1:5000", username: "deploy", password: "pw" }]);
+    expect(ok.failures).toEqual([]);
+    expect(reveal(ok.inputs.registryAuth!)).toEqual({ value: JSON.stringify([{ address: "127.0.0.1:5000", username: "deploy", password: "pw" }]), secret: true });
+    const noPassword = check([{ address: "ghcr.io", authDisabled: true }]);
+    expect(reveal(noPassword.inputs.registryAuth!).secret).toBe(false);
+
+    const reasons = (r: ReturnType<typeof check>) => r.failures.map((f) => f.reason);
+    expect(reasons(check([{ username: "u" }]))).toEqual([
+      'could not validate provider configuration: Missing required argument. The argument "registry_auth.0.address" is required, but no definition was found.',
+    ]);
+    expect(reasons(check([{ address: "a" }, { address: "" }]))).toEqual(['could not validate provider configuration: expected "registry_auth.1.address" to not be an empty string, got ']);
+    expect(reasons(check([{ address: "a", token: "t" }]))).toEqual(["could not validate provider configuration: Invalid or unknown key"]);
+    expect(check([{ address: "a", authDisabled: "yes" }]).failures.map((f) => f.property)).toEqual(["registryAuth[0].authDisabled"]);
+    // Values not known yet (preview) pass.
+    expect(dockerProvider.config.check({ registryAuth: UNKNOWN }).failures).toEqual([]);
+  });
+
+  it("§0 registryAuth: a change (a rotated password) is an in-place provider update", () => {
+    const d = dockerProvider.config.diff({ registryAuth: '[{"address":"a","username":"u","password":"old"}]' }, { registryAuth: '[{"address":"a","username":"u","password":"new"}]' });
+    expect(d.changes).toBe(true);
+    expect(d.replaces).toEqual([]);
+  });
+
+  it("§1 registryAuth Configure: `https://` is added unless the address has a scheme (serveraddress), and the credentials are filed under the hostname", () => {
+    expect(
+      auth([
+        { address: "127.0.0.1:5000", username: "deploy", password: "pw" },
+        { address: "https://ghcr.io/v2/", username: "gh", password: "tok" },
+        { address: "http://10.0.0.1:5000", username: "h", password: "p" },
+      ]),
+    ).toEqual({
+      "127.0.0.1:5000": { username: "deploy", password: "pw", serveraddress: "https://127.0.0.1:5000" },
+      "ghcr.io": { username: "gh", password: "tok", serveraddress: "https://ghcr.io/v2/" },
+      "10.0.0.1:5000": { username: "h", password: "p", serveraddress: "http://10.0.0.1:5000" },
+    });
+    expect(auth([])).toEqual({});
+    expect(parseConfig({}, {}).authConfigs).toEqual({});
+  });
+
+  it("§1 registryAuth defaults and overrides: username/password from DOCKER_REGISTRY_USER/PASS; authDisabled sends the dummy username/password; an ECR password is decoded", () => {
+    expect(auth([{ address: "r.example" }], { DOCKER_REGISTRY_USER: "envu", DOCKER_REGISTRY_PASS: "envp" })).toEqual({
+      "r.example": { username: "envu", password: "envp", serveraddress: "https://r.example" },
+    });
+    expect(auth([{ address: "r.example", username: "u", password: "p", authDisabled: true }])).toEqual({
+      "r.example": { username: "username", password: "password", serveraddress: "https://r.example" },
+    });
+    const ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    const ecrPassword = (password: string) => auth([{ address: ecr, username: "AWS", password }])[ecr]!.password;
+    expect(ecrPassword(b64("secret-token"))).toBe("secret-token");
+    expect(ecrPassword("AWS:secret-token")).toBe("secret-token");
+    expect(ecrPassword("eyJhbGciOi")).toBe("eyJhbGciOi");
+  });
+
+  it("§1 registryAuth without a username: configFileContent, else configFile (default $DOCKER_CONFIG[/config.json], else ~/.docker/config.json); a missing file fails Configure", () => {
+    const content = JSON.stringify({ auths: { "127.0.0.1:5000": { auth: b64("alice:pw") }, "https://reg.example:5443/v1/": { username: "x", password: "y" } } });
+    expect(auth([{ address: "127.0.0.1:5000", configFileContent: content }])["127.0.0.1:5000"]).toEqual({ username: "alice", password: "pw", serveraddress: "https://127.0.0.1:5000" });
+    // docker/cli's file store: a key whose hostname is the registry's matches too; no entry means no credentials.
+    expect(auth([{ address: "reg.example:5443", configFileContent: content }])["reg.example:5443"]).toEqual({ username: "x", password: "y", serveraddress: "https://reg.example:5443" });
+    expect(auth([{ address: "none.example", configFileContent: content }])["none.example"]).toEqual({ serveraddress: "https://none.example" });
+    // Docker Hub hostnames look for the Hub's keys first.
+    const hub = JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth: b64("hubuser:hubpw") } } });
+    expect(auth([{ address: "registry-1.docker.io", configFileContent: hub }])["registry-1.docker.io"]).toMatchObject({ username: "hubuser", password: "hubpw" });
+
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "bst-regcfg-"));
+    try {
+      const dir = path.join(home, "cfgdir");
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, "config.json"), content);
+      expect(auth([{ address: "127.0.0.1:5000" }], { DOCKER_CONFIG: dir })["127.0.0.1:5000"]).toMatchObject({ username: "alice", password: "pw" });
+      expect(auth([{ address: "127.0.0.1:5000" }], { DOCKER_CONFIG: path.join(dir, "config.json") })["127.0.0.1:5000"]).toMatchObject({ username: "alice" });
+      fs.mkdirSync(path.join(home, ".docker"));
+      fs.writeFileSync(path.join(home, ".docker/config.json"), content);
+      expect(parseRegistryAuth(JSON.stringify([{ address: "127.0.0.1:5000" }]), {}, home)["127.0.0.1:5000"]).toMatchObject({ username: "alice" });
+
+      const missing = path.join(home, "absent.json");
+      expect(() => auth([{ address: "r.example" }], { DOCKER_CONFIG: missing })).toThrow(
+        `Error loading registry auth config: could not open config file from filePath: ${missing}. Error: open ${missing}: no such file or directory`,
+      );
+      // Configure fails as the bridge reports a diagnostic.
+      expect(() => dockerProvider.config.parse({ registryAuth: JSON.stringify([{ address: "r.example", configFile: missing }]) })).toThrow(
+        tf(`Error loading registry auth config: could not open config file from filePath: ${missing}. Error: open ${missing}: no such file or directory`),
+      );
+      // Credential helpers are not run by the stand-in: it says so instead of sending no credentials.
+      expect(() => auth([{ address: "r.example", configFileContent: JSON.stringify({ credsStore: "pass" }) }])).toThrow(/does not run credential helpers \(docker-credential-pass for r\.example\)/);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it("§1 registryAuth is a Terraform set: the program's order of the blocks does not matter, even for two blocks of one registry", () => {
+    const a = { address: "r.example", username: "a", password: "1" };
+    const b = { address: "https://r.example", username: "b", password: "2" };
+    expect(auth([a, b])).toEqual(auth([b, a]));
+  });
+
+  it.each([
+    ["127.0.0.1:5000/app:v1", "127.0.0.1:5000"],
+    ["ghcr.io/org/app:1", "ghcr.io"],
+    ["localhost/app", "localhost"],
+    ["registry.example.com:5000/app@" + DIGEST, "registry.example.com:5000"],
+    ["nginx", "registry-1.docker.io"],
+    ["library/nginx:1.27", "registry-1.docker.io"],
+    ["org/team/app:1", "org"],
+  ])("§2 pull: the registry of %s is %s (parseImageOptions)", (image, registry) => {
+    expect(registryOfImage(image)).toBe(registry);
+  });
+
+  it("§2 pull: X-Registry-Auth is the AuthConfig filed under the image's registry, as json.Marshal writes it, in padded base64url; `{}` when none is", () => {
+    const configs = { "127.0.0.1:5000": { username: "u", password: "p&<>", serveraddress: "https://127.0.0.1:5000" } };
+    const header = registryAuthHeader(configs, "127.0.0.1:5000/app:v1");
+    expect(header).toMatch(/^[A-Za-z0-9_-]+=*$/);
+    expect(Buffer.from(header, "base64url").toString()).toBe('{"username":"u","password":"p\\u0026\\u003c\\u003e","serveraddress":"https://127.0.0.1:5000"}');
+    expect(registryAuthHeader(configs, "localhost:5000/app:v1")).toBe("e30=");
+    expect(registryAuthHeader({ "docker.io": { username: "u", password: "p" } }, "nginx")).toBe("e30=");
+  });
+
+  it.each([
+    ["nginx", { fromImage: "docker.io/library/nginx", tag: "latest" }],
+    ["index.docker.io/org/app:1", { fromImage: "docker.io/org/app", tag: "1" }],
+    ["127.0.0.1:5000/app:v1", { fromImage: "127.0.0.1:5000/app", tag: "v1" }],
+    [`127.0.0.1:5000/app@${DIGEST}`, { fromImage: "127.0.0.1:5000/app", tag: DIGEST }],
+    [`127.0.0.1:5000/app:v1@${DIGEST}`, { fromImage: "127.0.0.1:5000/app", tag: DIGEST }],
+  ])("§2 pull: ImagePull(%s) asks the daemon for %j (a digest wins over the tag)", (ref, query) => {
+    expect(pullQuery(ref)).toEqual(query);
+  });
+
+  it.each([
+    ["App:1", "invalid reference format: repository name (library/App) must be lowercase"],
+    ["app:bad tag", "invalid reference format"],
+    [`app@sha256:${"ab".repeat(20)}`, "invalid checksum digest length"],
+    ["ab".repeat(32), `invalid repository name (${"ab".repeat(32)}), cannot specify 64-byte hexadecimal strings`],
+  ])("§2 pull: a reference the client cannot parse (%s) fails before any request: %s", (ref, message) => {
+    expect(() => pullQuery(ref)).toThrow(message);
+  });
+
+  describe("against a registry that requires htpasswd auth (berth/registry:2 on 127.0.0.1)", () => {
+    let reg: TestRegistry;
+    let good: DockerConfig;
+    const imageId = async (ref: string) => (await call<{ Id: string }>("GET", `/images/${ref}/json`)).Id;
+
+    beforeAll(async () => {
+      reg = await startRegistry({ repoRoot: path.resolve(__dirname, "../.."), name: `${P}-registry` });
+      good = parseConfig({ registryAuth: JSON.stringify([{ address: reg.address, username: reg.user, password: reg.password }]) }, {});
+    });
+    afterAll(async () => {
+      await reg?.remove();
+    });
+
+    it("§2 Create pulls an image that is not local with the registryAuth filed under its registry: imageId is the pushed image's, repoDigest the registry's", async () => {
+      const ref = await reg.importTiny(`${P}/tiny`, "1", "one");
+      const id = await imageId(ref);
+      const digest = await reg.push(ref, `${P}/tiny`, "1");
+      await reg.forgetLocal();
+      await expect(call("GET", `/images/${ref}/json`)).rejects.toThrow(/No such image/);
+      const made = await remoteImage.create(checked(remoteImage, { name: ref, keepLocally: true }), ctx("img", good));
+      expect(made.outputs.imageId).toBe(id);
+      expect(made.outputs.repoDigest).toBe(`${reg.address}/${P}/tiny@${digest}`);
+    });
+
+    it("§2 no registryAuth for the image's registry: the pull sends `{}` and fails with the daemon's error, under KD's and the bridge's prefixes", async () => {
+      await reg.forgetLocal();
+      const ref = `${reg.address}/${P}/tiny:1`;
+      const other = parseConfig({ registryAuth: JSON.stringify([{ address: `localhost:${reg.port}`, username: reg.user, password: reg.password }]) }, {});
+      const err = await remoteImage.create(checked(remoteImage, { name: ref }), ctx("img", other)).catch((e: Error) => e.message);
+      expect(err).toBe(
+        tf(`Unable to read Docker image into resource: unable to pull image ${ref}: error pulling image ${ref}: Error response from daemon: Head "http://${reg.address}/v2/${P}/tiny/manifests/1": no basic auth credentials`),
+      );
+    });
+
+    it("§2 a wrong password: the pull fails with the registry's 'unauthorized: authentication required', naming the image and so the registry", async () => {
+      await reg.forgetLocal();
+      const ref = `${reg.address}/${P}/tiny:1`;
+      const wrong = parseConfig({ registryAuth: JSON.stringify([{ address: reg.address, username: reg.user, password: "wrong" }]) }, {});
+      const err = await remoteImage.create(checked(remoteImage, { name: ref }), ctx("img", wrong)).catch((e: Error) => e.message);
+      expect(err).toBe(tf(`Unable to read Docker image into resource: unable to pull image ${ref}: error pulling image ${ref}: Error response from daemon: unauthorized: authentication required`));
+    });
+
+    it("§2 a digest reference `repo@sha256:…` is pulled by that digest (not the tag, which moved) and found locally by it afterwards, with no registry call", async () => {
+      const ref2 = await reg.importTiny(`${P}/tiny`, "2", "two");
+      const id2 = await imageId(ref2);
+      // The tag `1` now names the second image in the registry; its digest names it for good.
+      const moved = await reg.push(ref2, `${P}/tiny`, "1");
+      await reg.forgetLocal();
+      const name = `${reg.address}/${P}/tiny@${moved}`;
+      const made = await remoteImage.create(checked(remoteImage, { name, keepLocally: true }), ctx("img", good));
+      expect(made.outputs.imageId).toBe(id2);
+      expect(made.id).toBe(`${id2}${name}`);
+      // The tag itself was not pulled.
+      await expect(call("GET", `/images/${reg.address}/${P}/tiny:1/json`)).rejects.toThrow(/No such image/);
+      // Local now: a Create without any credentials finds it.
+      const again = await remoteImage.create(checked(remoteImage, { name, keepLocally: true }), ctx("img"));
+      expect(again.outputs.imageId).toBe(id2);
+    });
+
+    it("§3 Container Create step 1 pulls a missing image with the provider's registryAuth too", async () => {
+      await reg.forgetLocal();
+      const image = `${reg.address}/${P}/tiny:1`;
+      const inputs = checked(container, { name: `${P}-regpull`, image, command: ["/none"], start: false });
+      const made = await container.create(inputs, ctx("c", good));
+      expect(made.outputs.image).toBe(image);
+      await container.delete({ id: made.id, state: made.outputs, oldInputs: inputs }, ctx("c", good));
+    });
   });
 });
 
