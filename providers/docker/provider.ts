@@ -166,7 +166,7 @@ export const dockerProvider: ProviderDefinition<DockerConfig> = {
     check: (news) => ({ inputs: checkedConfig(news), failures: checkConfig(news) }),
     // No ForcesProviderReplace anywhere in PD: every config change updates the provider in place.
     diff: (olds, news) => diffByRules(decoded(olds), decoded(news), { inputs: KEYS, replace: [] }),
-    // Configure's own failures come back as the bridge reports diagnostics (TB provider.go:905-915).
+    // Configure's own failures come back as the bridge reports diagnostics (TB provider.go:911-920).
     parse: (props) => {
       try {
         return parseConfig(props);

@@ -88,7 +88,7 @@ export function decodeRegistryAuth(v: Value | undefined): Value | undefined {
   }
 }
 
-/** The bridge's wording for a provider config failure (TB:pkg/tfbridge/check_failures.go:196-216). */
+/** The bridge's wording for a provider config failure (TB:pkg/tfbridge/check_failures.go:202-224). */
 const invalid = (reason: string): CheckFailure => ({ property: "registryAuth", reason: `could not validate provider configuration: ${reason}` });
 
 /**
