@@ -130,6 +130,9 @@ export function parseStackConfig(raw: RawStackConfig): ParsedConfig {
     if (s.app.registry) {
       if (!s.app.image.startsWith(`${s.app.registry.address}/`)) {
         problems.push(`berth:app.registry.address: must be the registry app.image is pulled from (app.image starts with it and a '/'), got ${s.app.registry.address}`);
+      } else if (!/[.:]/.test(s.app.registry.address) && s.app.registry.address !== "localhost") {
+        // Docker and the provider read `name/app` as Docker Hub's user `name`: no credentials would be sent.
+        problems.push(`berth:app.registry.address: must be a host Docker reads as a registry (with a '.', a ':port', or localhost), got ${s.app.registry.address}`);
       }
       if (registryPassword === undefined) problems.push(`berth:registryPassword: required by app.registry; ${secretSet("registryPassword")}`);
     } else if (registryPassword !== undefined) {
