@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { renderNginxVhost, type NginxVhostSpec } from "../renderers/nginx-vhost";
+import { nginxDefaultServers, renderNginxVhost, type NginxVhostSpec } from "../renderers/nginx-vhost";
 import { renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../renderers/remote-scripts";
 import { WITHOUT_PREVIOUS_OUTPUT } from "./host";
 
@@ -24,9 +24,11 @@ export interface NginxVhostArgs {
 }
 
 /**
- * The site's nginx vhost on the host. Each change is written beside the old file, checked with
- * `nginx -t` and only then put in place with a graceful reload; a vhost nginx rejects fails the
- * deploy with nginx's message while the old one keeps serving. Deleting removes it and reloads.
+ * The site's nginx vhost on the host, with the catch-all default server of each of its ports (shared
+ * with the other berth sites there) that turns away every name no site serves. Each change is
+ * written beside the old file, checked with `nginx -t` and only then put in place with a graceful
+ * reload; a vhost nginx rejects fails the deploy with nginx's message while the old one keeps serving. Deleting removes it (and the catch-alls no berth
+ * site needs any more) and reloads.
  */
 export class NginxVhost extends pulumi.ComponentResource {
   /** The rendered vhost text. */
@@ -49,7 +51,10 @@ export class NginxVhost extends pulumi.ComponentResource {
       {
         connection: args.connection,
         ...WITHOUT_PREVIOUS_OUTPUT,
-        create: this.config.apply((content) => renderInstallNginxSiteScript({ siteName: args.spec.siteName, content, confDir })),
+        // The ports' shared catch-alls come with the vhost: names no site serves never reach the app.
+        create: this.config.apply((content) =>
+          renderInstallNginxSiteScript({ siteName: args.spec.siteName, content, defaultServers: nginxDefaultServers(args.spec), confDir }),
+        ),
         delete: renderRemoveNginxSiteScript({ siteName: args.spec.siteName, confDir }),
         // A new file path is a new resource: the new file is installed before the old one is removed.
         triggers: [this.path],

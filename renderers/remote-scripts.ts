@@ -8,7 +8,7 @@
  * shows a readable diff. The scripts assume bash is the login shell of the
  * SSH user (Debian's root), as remote.Command hands the text to that shell.
  */
-import { checkSiteName } from "./nginx-vhost";
+import { checkSiteName, renderNginxDefaultServer, type NginxDefaultServerSpec } from "./nginx-vhost";
 import { shellQuote } from "./shell";
 import { POSIX_NAME, POSIX_NAME_ALLOWED, RenderError, array, fsPath, matchString, show } from "./validate";
 
@@ -33,13 +33,19 @@ export interface InstallNginxSiteScriptSpec {
   /** The vhost text (from renderNginxVhost). Written with a trailing newline. */
   content: string;
   /**
+   * The catch-all default server of each port the vhost listens on (`nginxDefaultServers(spec)`),
+   * one port at most once; each is `<confDir>/berth-default.<port>.conf`, shared with every other
+   * berth site on that port.
+   */
+  defaultServers: NginxDefaultServerSpec[];
+  /**
    * Directory nginx includes `*.conf` from.
    * @default "/etc/nginx/conf.d"
    */
   confDir?: string;
 }
 
-/** Removes one berth nginx site file. */
+/** Removes one berth nginx site file, and the catch-alls no berth site needs any more. */
 export interface RemoveNginxSiteScriptSpec {
   /** Site name; removes `<confDir>/berth-<siteName>.conf`. */
   siteName: string;
@@ -204,78 +210,188 @@ function siteFile(spec: { siteName: unknown; confDir?: unknown }): { confDir: st
 }
 
 /**
- * Puts the vhost in place and reloads nginx, or leaves nginx exactly as it
- * was: under a lock, the old file is kept aside, `nginx -t` checks the whole
- * config with the new file, and on failure the old file comes back (or the
- * new one goes, if there was none) and the script exits 1 with nginx's
- * message, so the deploy fails while nginx keeps serving the old config.
+ * The catch-all of a port is `<confDir>/berth-default.<port>.conf`. The dot keeps it apart from every
+ * site file, `berth-<site>.conf`: a site name has no dot.
+ */
+function defaultServerFile(port: number): string {
+  return `berth-default.${port}.conf`;
+}
+
+/**
+ * Shell functions that change a set of files in `$conf_dir` as one step: `put` and `take` keep what
+ * they replace or remove, `rollback` undoes every change (last first, so a file changed twice ends as
+ * it began), and the EXIT trap drops the kept copies. `sweep_defaults` takes away the catch-all of
+ * every port no berth site file listens on any more. `$hidden` prefixes the temp files.
+ */
+function nginxFileFunctions(): string {
+  return `placed=()
+kept=()
+new=""
+cleanup() {
+  local f
+  for f in "\${kept[@]}"; do if [ -n "$f" ]; then rm -f "$f"; fi; done
+  if [ -n "$new" ]; then rm -f "$new"; fi
+}
+trap cleanup EXIT
+keep() {
+  local copy=""
+  if [ -e "$1" ]; then
+    copy=$(mktemp "$hidden.old.XXXXXX")
+    cp -p "$1" "$copy"
+  fi
+  placed+=("$1")
+  kept+=("$copy")
+}
+put() {
+  if [ -f "$2" ] && cmp -s "$1" "$2"; then
+    rm -f "$1"
+  else
+    keep "$2"
+    chmod 0644 "$1"
+    mv -f "$1" "$2"
+  fi
+  new=""
+}
+take() {
+  keep "$1"
+  rm -f "$1"
+}
+rollback() {
+  local i
+  for ((i = \${#placed[@]} - 1; i >= 0; i--)); do
+    if [ -n "\${kept[$i]}" ]; then
+      mv -f "\${kept[$i]}" "\${placed[$i]}"
+      kept[i]=""
+    else
+      rm -f "\${placed[$i]}"
+    fi
+  done
+}
+site_listens() {
+  local f
+  for f in "$conf_dir"/berth-*.conf; do
+    case "\${f##*/}" in berth-default.*) continue ;; esac
+    if [ -f "$f" ] && grep -Eq "^[[:space:]]*listen[[:space:]]+$1[[:space:];]" "$f"; then return 0; fi
+  done
+  return 1
+}
+sweep_defaults() {
+  local f port
+  for f in "$conf_dir"/berth-default.*.conf; do
+    [ -e "$f" ] || continue
+    port=\${f##*/berth-default.}
+    port=\${port%.conf}
+    case "$port" in '' | *[!0-9]*) continue ;; esac
+    if ! site_listens "$port"; then
+      take "$f"
+      echo "berth: removed $f: no berth site listens on port $port any more"
+    fi
+  done
+}`;
+}
+
+/**
+ * Puts the vhost and its ports' catch-alls in place and reloads nginx, or leaves nginx exactly as
+ * it was: under a lock, each file that changes is kept aside, `nginx -t` checks the whole config
+ * with the new files, and on failure every file comes back as it was and the script exits 1 with
+ * nginx's message, so the deploy fails while nginx keeps serving the old config.
+ *
+ * The catch-alls (see renderNginxDefaultServer) are shared: one file per port, written by every
+ * site that listens on the port (the same text, so only the first writes it) and removed, by this
+ * script or the remove script, once no berth site file listens on that port. One file per port
+ * rather than one per site because nginx allows one `default_server` per address and port; one
+ * per port rather than one for all ports so that adding or removing a site touches only its own
+ * ports, whatever ports other sites use. A port whose default server is not berth's (Debian's
+ * stock `sites-enabled/default` claims port 80) is left to that server: `nginx -t` names the
+ * duplicate, berth's catch-all for that port is left out, and the script says so on stderr.
  */
 export function renderInstallNginxSiteScript(spec: InstallNginxSiteScriptSpec): string {
   const { confDir, target, hidden } = siteFile(spec);
-  const write = heredoc("content", spec.content, "BERTH_NGINX_SITE_EOF", '"$new"');
-  return `set -euo pipefail
+  const defaults = array<NginxDefaultServerSpec>("defaultServers", spec.defaultServers).map((d, i) => {
+    const text = (() => {
+      try {
+        return renderNginxDefaultServer(d);
+      } catch (e) {
+        throw e instanceof RenderError ? new RenderError(`defaultServers[${i}].${e.field}`, e.reason) : e;
+      }
+    })();
+    return { port: d.port, text };
+  });
+  defaults.forEach((d, i) => {
+    if (defaults.findIndex((o) => o.port === d.port) !== i) throw new RenderError(`defaultServers[${i}].port`, `duplicates ${d.port}`);
+  });
+  const stage = (content: string, field: string, file: string) =>
+    `new=$(mktemp ${shellQuote(`${hidden}.new.XXXXXX`)})\n${heredoc(field, content, "BERTH_NGINX_SITE_EOF", '"$new"')}\nput "$new" ${file}`;
+  const parts = [
+    `set -euo pipefail
 conf_dir=${shellQuote(confDir)}
 target=${shellQuote(target)}
+hidden=${shellQuote(hidden)}
 ${nginxLock()}
 mkdir -p "$conf_dir"
-new=$(mktemp ${shellQuote(`${hidden}.new.XXXXXX`)})
-backup=""
-cleanup() { rm -f "$new"; if [ -n "$backup" ]; then rm -f "$backup"; fi; }
-trap cleanup EXIT
-${write}
-chmod 0644 "$new"
+${nginxFileFunctions()}
 ${nginxReloadFunction()}
-ensure_running() {
-  if systemctl is-active --quiet nginx; then
-    reload_nginx
-  else
-    systemctl start nginx
-  fi
-}
-if [ -f "$target" ] && cmp -s "$new" "$target"; then
+check_config() {
+  local re='(a duplicate default server for 0\\.0\\.0\\.0:([0-9]+) in [^[:space:]]+)' own
+  while ! out=$(nginx -t 2>&1); do
+    if ! [[ "$out" =~ $re ]]; then return 1; fi
+    own="$conf_dir/berth-default.\${BASH_REMATCH[2]}.conf"
+    if [ ! -e "$own" ]; then return 1; fi
+    take "$own"
+    echo "berth: port \${BASH_REMATCH[2]} has another default server, so berth's catch-all is left out of it (nginx -t: \${BASH_REMATCH[1]})" >&2
+  done
+}`,
+    stage(spec.content, "content", '"$target"'),
+    ...defaults.map((d, i) => stage(d.text, `defaultServers[${i}]`, `"$conf_dir/"${shellQuote(defaultServerFile(d.port))}`)),
+    `sweep_defaults
+if [ "\${#placed[@]}" -eq 0 ]; then
   echo "berth: $target unchanged"
   if ! systemctl is-active --quiet nginx; then systemctl start nginx; fi
   exit 0
 fi
-if [ -e "$target" ]; then
-  backup=$(mktemp ${shellQuote(`${hidden}.old.XXXXXX`)})
-  cp -p "$target" "$backup"
-fi
-mv -f "$new" "$target"
-if ! out=$(nginx -t 2>&1); then
-  if [ -n "$backup" ]; then
-    mv -f "$backup" "$target"
-    backup=""
-  else
-    rm -f "$target"
-  fi
+if ! check_config; then
+  rollback
   printf 'berth: nginx -t rejected %s; the previous configuration is back in place.\\n%s\\n' "$target" "$out" >&2
   exit 1
 fi
-ensure_running
+if systemctl is-active --quiet nginx; then
+  reload_nginx
+else
+  systemctl start nginx
+fi
 echo "berth: installed $target"
-`;
+`,
+  ];
+  return parts.join("\n");
 }
 
-/** Removes the site file, checks the config and reloads; succeeds if the file is already gone. */
+/**
+ * Removes the site file, and the catch-all of each port no berth site listens on any more, checks
+ * the config and reloads; succeeds if the file is already gone. With the last berth site on a port
+ * its catch-all goes too, so a host without berth sites has no berth file in nginx's config, and a
+ * port berth no longer uses is free for another default server.
+ */
 export function renderRemoveNginxSiteScript(spec: RemoveNginxSiteScriptSpec): string {
-  const { target, hidden } = siteFile(spec);
+  const { confDir, target, hidden } = siteFile(spec);
   return `set -euo pipefail
+conf_dir=${shellQuote(confDir)}
 target=${shellQuote(target)}
+hidden=${shellQuote(hidden)}
 ${nginxLock()}
-if [ ! -e "$target" ]; then
+${nginxFileFunctions()}
+${nginxReloadFunction()}
+if [ -e "$target" ]; then
+  take "$target"
+else
   echo "berth: $target already absent"
-  exit 0
 fi
-backup=$(mktemp ${shellQuote(`${hidden}.old.XXXXXX`)})
-trap 'rm -f "$backup"' EXIT
-mv -f "$target" "$backup"
+sweep_defaults
+if [ "\${#placed[@]}" -eq 0 ]; then exit 0; fi
 if ! out=$(nginx -t 2>&1); then
-  mv -f "$backup" "$target"
+  rollback
   printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
   exit 1
 fi
-${nginxReloadFunction()}
 if systemctl is-active --quiet nginx; then
   reload_nginx
 fi

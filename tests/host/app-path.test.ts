@@ -6,16 +6,19 @@
  * and the restore drill. Docker here is driven by hand where the docker provider would drive it.
  */
 import { execa } from "execa";
+import { request as httpRequest } from "node:http";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderBackupScript, renderDockerEnvFile, renderHealthGateScript, renderReleaseScript, renderRestoreDrillScript } from "../../renderers/deploy-scripts";
 import { renderHostBootstrapScript, renderSelfSignedScript, siteDirs } from "../../renderers/host-scripts";
-import { renderNginxVhost, type NginxVhostSpec } from "../../renderers/nginx-vhost";
+import { nginxDefaultServers, renderNginxVhost, type NginxVhostSpec } from "../../renderers/nginx-vhost";
 import { renderInstallFileScript, renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../../renderers/remote-scripts";
 import { eventually, onDevhost, request, startLoad } from "../e2e/devhost";
 import { mustRunOnHost, runOnHost } from "./ssh";
 
 const SITE = "hostapp";
 const DOMAIN = "hostapp.berth.test";
+const HTTP = 18080;
 const HTTPS = 18443;
 const devhost = inject("devhost");
 const dirs = siteDirs(SITE);
@@ -30,7 +33,7 @@ const vhost = (port: number, extra: Partial<NginxVhostSpec> = {}): string =>
   renderNginxVhost({
     siteName: SITE,
     serverNames: [DOMAIN],
-    listen: { http: 18080, https: HTTPS },
+    listen: { http: HTTP, https: HTTPS },
     tls,
     acmeWebroot: dirs.acmeWebroot,
     upstream: { host: "127.0.0.1", port },
@@ -42,7 +45,8 @@ const vhost = (port: number, extra: Partial<NginxVhostSpec> = {}): string =>
     maintenance: { enabled: false, healthPath: "/api/health" },
     ...extra,
   });
-const installVhost = (content: string) => runOnHost(devhost, renderInstallNginxSiteScript({ siteName: SITE, content }));
+const defaultServers = nginxDefaultServers({ listen: { http: HTTP, https: HTTPS }, tls });
+const installVhost = (content: string) => runOnHost(devhost, renderInstallNginxSiteScript({ siteName: SITE, content, defaultServers }));
 
 async function docker(...args: string[]): Promise<string> {
   return (await execa("docker", args)).stdout.trim();
@@ -137,6 +141,27 @@ describe.sequential("the app's path through a real host", () => {
     const rows = await request(DOMAIN, HTTPS, "/api/rows");
     expect(rows.body).toContain("written-under-v1");
     expect(await docker("ps", "-aq", "--filter", `label=berth.site=${SITE}`, "--filter", "label=berth.process=release")).toBe("");
+  });
+
+  it("turns away names no site serves: an unknown SNI name fails the handshake, an unknown Host gets no answer", async () => {
+    const handshake = await new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: "127.0.0.1", port: HTTPS, servername: "evil.example", rejectUnauthorized: false }, () => {
+        socket.destroy();
+        resolve("handshake completed");
+      });
+      socket.on("error", (e) => resolve(e.message));
+    });
+    expect(handshake).toMatch(/unrecognized name/i);
+    const plain = await new Promise<string>((resolve) => {
+      const req = httpRequest({ host: "127.0.0.1", port: HTTP, path: "/api/version", headers: { host: "evil.example" }, agent: false }, (res) => {
+        res.resume();
+        resolve(`HTTP ${res.statusCode}`);
+      });
+      req.on("error", (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message));
+      req.end();
+    });
+    expect(plain).toBe("ECONNRESET");
+    expect(await servedVersion()).toBe("200 v2");
   });
 
   it("an unhealthy release fails the gate with its last answer, and nginx is never switched", async () => {

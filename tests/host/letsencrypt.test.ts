@@ -7,7 +7,7 @@ import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { renderEnvFile } from "../../renderers/env-file";
 import { certbotRenewalUnits, renderCertbotScript, renderHostBootstrapScript, renderSelfSignedScript, siteDirs } from "../../renderers/host-scripts";
-import { renderNginxVhost } from "../../renderers/nginx-vhost";
+import { nginxDefaultServers, renderNginxVhost } from "../../renderers/nginx-vhost";
 import { renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../../renderers/remote-scripts";
 import { planSystemdInstall } from "../../renderers/systemd-install";
 import { eventually, onDevhost, peerCertificate } from "../e2e/devhost";
@@ -60,6 +60,7 @@ const vhost = renderInstallNginxSiteScript({
     hsts: null,
     maintenance: { enabled: false, healthPath: "/healthz" },
   }),
+  defaultServers: nginxDefaultServers({ listen: { http: HTTP_PORT, https: HTTPS_PORT }, tls: tlsPaths }),
 });
 
 // LetsEncryptCertificate: the issue Command...

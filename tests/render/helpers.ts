@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -85,4 +85,102 @@ export async function requireBinaries(suite: string, bins: string[]): Promise<vo
     const r = await run("sh", ["-c", `command -v ${bin}`]);
     if (r.exitCode !== 0) throw new Error(`${suite} render tests need ${bin} on PATH (${PATH}); install it (Debian: apt-get install ${bin})`);
   }
+}
+
+/** A running nginx the install and remove scripts drive as they drive a host's (see liveNginx). */
+export interface LiveNginx {
+  /** The prefix's `sites` directory: the scripts' confDir. */
+  sites: string;
+  logs: string;
+  /** Runs a bash script with the fake `systemctl` and the prefix's `nginx` first on PATH. */
+  runScript(script: string): Promise<RunResult>;
+  /** The master's pid. */
+  master(): number;
+  /** The pids of the master's children (its workers), read from /proc. */
+  workers(): number[];
+  /** Whether a pid is a live (not zombie) child of the master. */
+  isWorker(pid: number): boolean;
+  /** The prefix's error log, for failure messages. */
+  errorLog(): string;
+  /** Stops the master (SIGQUIT) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx from a throwaway prefix (nginxPrefix), running in the foreground under the test with its
+ * master and one worker, serving nothing until a script installs a site. `runScript` puts two
+ * stand-ins first on PATH: `systemctl`, which answers `is-active`, `show -p MainPID` and `reload`
+ * (SIGHUP) for this master and refuses anything else, and `nginx`, the real binary with the
+ * prefix's arguments. berth's site scripts then run unchanged against it, `nginx -t`, the reload
+ * and its waits for the worker generations included.
+ */
+export async function liveNginx(): Promise<LiveNginx> {
+  const n = nginxPrefix();
+  const pidFile = join(n.prefix, "nginx.pid");
+  const bin = tempDir("live-bin");
+  const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  writeFileSync(
+    join(bin, "systemctl"),
+    `#!/bin/sh
+pid=$(cat ${q(pidFile)} 2>/dev/null)
+case "$*" in
+  "is-active --quiet nginx") kill -0 "$pid" 2>/dev/null ;;
+  "show -p MainPID --value nginx") echo "$pid" ;;
+  "reload nginx") kill -HUP "$pid" ;;
+  *) echo "fake systemctl: not faked: $*" >&2; exit 1 ;;
+esac
+`,
+  );
+  writeFileSync(join(bin, "nginx"), `#!/bin/sh\nexec /usr/sbin/nginx ${n.args.map(q).join(" ")} "$@"\n`);
+  chmodSync(join(bin, "systemctl"), 0o755);
+  chmodSync(join(bin, "nginx"), 0o755);
+  const args = [...n.args];
+  args[args.length - 1] += " daemon off;";
+  const proc = execa("nginx", args, { reject: false, env: { PATH } });
+  const errorLog = () => {
+    try {
+      return readFileSync(join(n.logs, "error.log"), "utf8");
+    } catch {
+      return "(no error log)";
+    }
+  };
+  const master = () => Number(readFileSync(pidFile, "utf8").trim());
+  const stat = (pid: number) => {
+    try {
+      // pid (comm) state ppid ...; nginx's comm has no spaces.
+      const [, , state, ppid] = readFileSync(`/proc/${pid}/stat`, "utf8").split(" ");
+      return { state, ppid: Number(ppid) };
+    } catch {
+      return undefined;
+    }
+  };
+  const workers = () =>
+    readdirSync("/proc")
+      .filter((d) => /^[0-9]+$/.test(d))
+      .map(Number)
+      .filter((pid) => stat(pid)?.ppid === master());
+  const started = Date.now();
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`nginx exited (${proc.exitCode}):\n${(await proc).stderr}\n${errorLog()}`);
+    if (existsSync(pidFile) && workers().length > 0) break;
+    if (Date.now() - started > 10_000) throw new Error(`nginx did not start a worker within 10 s:\n${errorLog()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    sites: n.sites,
+    logs: n.logs,
+    runScript: (script) => run("bash", ["-c", script], { env: { PATH: `${bin}:${PATH}` } }),
+    master,
+    workers,
+    isWorker: (pid) => {
+      const s = stat(pid);
+      return s !== undefined && s.state !== "Z" && s.ppid === master();
+    },
+    errorLog,
+    async stop() {
+      // Only the master this helper started; its workers exit with it.
+      if (proc.exitCode === null) proc.kill("SIGQUIT");
+      await proc;
+    },
+  };
 }

@@ -1,18 +1,21 @@
 /**
- * Rendered vhosts served by a real nginx from a throwaway prefix on high
- * ports, in front of a small Node upstream: checks what nginx -t cannot (the
- * redirect, SPA fallback, proxy headers, websocket upgrade, maintenance 503).
+ * Rendered vhosts served by a real nginx from a throwaway prefix on high ports, in front of small
+ * Node upstreams, installed and removed by berth's own site scripts (their `nginx -t`, catch-alls
+ * and reload, against this master): checks what nginx -t cannot (the redirect, SPA
+ * fallback, proxy headers, which upgrades pass, maintenance 503, the default server that turns
+ * unknown names away).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execa, type ResultPromise } from "execa";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
+import tls from "node:tls";
 import { join } from "node:path";
-import { renderNginxVhost, type NginxVhostSpec } from "../../renderers/nginx-vhost";
-import { PATH, nginxPrefix, selfSignedCert, tempDir } from "./helpers";
+import { nginxDefaultServers, renderNginxVhost, type NginxVhostSpec } from "../../renderers/nginx-vhost";
+import { renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../../renderers/remote-scripts";
+import { liveNginx, selfSignedCert, tempDir, type LiveNginx } from "./helpers";
 
 interface Reply {
   status: number;
@@ -20,10 +23,18 @@ interface Reply {
   body: string;
 }
 
-function request(opts: { tls: boolean; port: number; host: string; path: string; headers?: Record<string, string> }): Promise<Reply> {
+function request(opts: { tls: boolean; port: number; host: string; path: string; headers?: Record<string, string>; servername?: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = (opts.tls ? https : http).request(
-      { host: "127.0.0.1", port: opts.port, path: opts.path, headers: { Host: opts.host, ...opts.headers }, servername: opts.host, rejectUnauthorized: false, agent: false },
+      {
+        host: "127.0.0.1",
+        port: opts.port,
+        path: opts.path,
+        headers: { Host: opts.host, ...opts.headers },
+        servername: opts.servername ?? opts.host,
+        rejectUnauthorized: false,
+        agent: false,
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -31,6 +42,45 @@ function request(opts: { tls: boolean; port: number; host: string; path: string;
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       },
     );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** What a request ends in: `HTTP <status>` when an answer came, else the error's code. */
+async function outcome(opts: Parameters<typeof request>[0]): Promise<string> {
+  try {
+    return `HTTP ${(await request(opts)).status}`;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
+/** A TLS handshake for `servername` (none when empty): `ok`, or the error's code. */
+function handshake(port: number, servername: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(servername ? { servername } : {}) }, () => {
+      socket.destroy();
+      resolve("ok");
+    });
+    socket.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** A websocket-style upgrade request: the status nginx answers. */
+function upgrade(port: number, host: string, path: string, value: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: "127.0.0.1",
+      port,
+      path,
+      servername: host,
+      rejectUnauthorized: false,
+      agent: false,
+      headers: { Host: host, Connection: "Upgrade", Upgrade: value },
+    });
+    req.on("upgrade", (res, socket) => (socket.destroy(), resolve(res.statusCode ?? 0)));
+    req.on("response", (res) => (res.resume(), resolve(res.statusCode ?? 0)));
     req.on("error", reject);
     req.end();
   });
@@ -47,37 +97,46 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, nginxLog: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => (c.end(), resolve(true)));
-      c.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nginx did not listen on ${port}:\n${nginxLog()}`);
+/** A small upstream: records each request's headers, answers `<name> <url>`, or 101 to an upgrade. */
+async function upstream(name: string) {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    res.setHeader("content-type", "text/plain");
+    res.end(`${name} ${req.url}`);
+  });
+  server.on("upgrade", (req, socket) => {
+    seen.push(req.headers);
+    socket.end("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    seen,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
+  };
 }
 
 describe("rendered vhosts served by a real nginx", () => {
-  const seen: http.IncomingHttpHeaders[] = [];
-  let upstream: http.Server;
-  let nginx: ResultPromise | undefined;
+  let app: Awaited<ReturnType<typeof upstream>>;
+  let nginx: LiveNginx;
   let ports: { http: number; https: number };
-  let errorLog = "";
+  let common: Omit<NginxVhostSpec, "siteName" | "serverNames">;
+
+  const install = async (spec: NginxVhostSpec) => {
+    const r = await nginx.runScript(renderInstallNginxSiteScript({ siteName: spec.siteName, content: renderNginxVhost(spec), defaultServers: nginxDefaultServers(spec), confDir: nginx.sites }));
+    expect(r.exitCode, `install ${spec.siteName}:\n${r.stderr}\n${nginx.errorLog()}`).toBe(0);
+    return r;
+  };
+  const remove = async (siteName: string) => {
+    const r = await nginx.runScript(renderRemoveNginxSiteScript({ siteName, confDir: nginx.sites }));
+    expect(r.exitCode, `remove ${siteName}:\n${r.stderr}`).toBe(0);
+    return r;
+  };
+  const shop = (): NginxVhostSpec => ({ ...common, siteName: "shop", serverNames: ["shop.test"] });
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      seen.push(req.headers);
-      res.setHeader("content-type", "text/plain");
-      res.end(`upstream ${req.url}`);
-    });
-    upstream.on("upgrade", (req, socket) => {
-      seen.push(req.headers);
-      socket.end("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    });
-    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
-    const upstreamPort = (upstream.address() as AddressInfo).port;
+    app = await upstream("upstream");
     ports = { http: await freePort(), https: await freePort() };
 
     // nginx workers run as nobody: the served directories must be world-readable.
@@ -89,56 +148,29 @@ describe("rendered vhosts served by a real nginx", () => {
     writeFileSync(join(www, "public/assets/app.js"), "console.log(1);\n", { mode: 0o644 });
     writeFileSync(join(www, "acme/.well-known/acme-challenge/token123"), "token123.key\n", { mode: 0o644 });
 
-    const n = nginxPrefix();
-    errorLog = join(n.logs, "error.log");
+    nginx = await liveNginx();
     const { cert, key } = await selfSignedCert();
-    const common: Omit<NginxVhostSpec, "siteName" | "serverNames"> = {
+    common = {
       listen: ports,
       tls: { certificatePath: cert, keyPath: key },
       acmeWebroot: join(www, "acme"),
-      upstream: { host: "127.0.0.1", port: upstreamPort },
+      upstream: { host: "127.0.0.1", port: app.port },
       staticRoot: join(www, "public"),
       proxiedPaths: ["/api", "/auth"],
       clientMaxBodySize: "1m",
       gzip: true,
       hsts: { maxAgeSeconds: 600, includeSubDomains: true },
       maintenance: { enabled: false, healthPath: "/healthz" },
-      logDir: n.logs,
+      logDir: nginx.logs,
     };
-    writeFileSync(join(n.sites, "berth-shop.conf"), renderNginxVhost({ ...common, siteName: "shop", serverNames: ["shop.test"] }));
-    writeFileSync(
-      join(n.sites, "berth-down.conf"),
-      renderNginxVhost({ ...common, siteName: "down", serverNames: ["down.test"], tls: null, staticRoot: null, maintenance: { enabled: true, healthPath: "/healthz" } }),
-    );
-    writeFileSync(
-      join(n.sites, "berth-down-tls.conf"),
-      renderNginxVhost({ ...common, siteName: "down-tls", serverNames: ["down-tls.test"], maintenance: { enabled: true, healthPath: "/healthz" } }),
-    );
-    const args = [...n.args];
-    args[args.length - 1] += " daemon off;";
-    nginx = execa("nginx", args, { reject: false, env: { PATH } });
-    const readLog = () => {
-      try {
-        return readFileSync(errorLog, "utf8");
-      } catch {
-        return "(no error log)";
-      }
-    };
-    await Promise.race([
-      waitForPort(ports.https, readLog),
-      nginx.then((r) => {
-        throw new Error(`nginx exited (${r.exitCode}):\n${r.stderr}\n${readLog()}`);
-      }),
-    ]);
+    await install(shop());
+    await install({ ...common, siteName: "down", serverNames: ["down.test"], tls: null, staticRoot: null, maintenance: { enabled: true, healthPath: "/healthz" } });
+    await install({ ...common, siteName: "down-tls", serverNames: ["down-tls.test"], maintenance: { enabled: true, healthPath: "/healthz" } });
   });
 
   afterAll(async () => {
-    // Only the nginx master this file started; its workers exit with it.
-    if (nginx?.pid !== undefined) {
-      nginx.kill("SIGQUIT");
-      await nginx;
-    }
-    await new Promise((r) => upstream?.close(r));
+    await nginx?.stop();
+    await app?.close();
   });
 
   it("plain HTTP redirects to HTTPS with host, non-443 port and URI kept", async () => {
@@ -170,33 +202,40 @@ describe("rendered vhosts served by a real nginx", () => {
   });
 
   it("proxies /api with forwarding headers and no Connection header on plain requests (upstream keepalive)", async () => {
-    seen.length = 0;
+    app.seen.length = 0;
     const r = await request({ tls: true, port: ports.https, host: "shop.test", path: "/api/items?x=1" });
     expect(r.status).toBe(200);
     expect(r.body).toBe("upstream /api/items?x=1");
-    expect(seen[0]).toMatchObject({ host: "shop.test", "x-real-ip": "127.0.0.1", "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "https" });
-    expect(seen[0]!.connection).toBeUndefined();
+    expect(app.seen[0]).toMatchObject({ host: "shop.test", "x-real-ip": "127.0.0.1", "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "https", "x-forwarded-host": "shop.test" });
+    expect(app.seen[0]!.connection).toBeUndefined();
+    expect(app.seen[0]!.upgrade).toBeUndefined();
   });
 
-  it("passes websocket upgrades through", async () => {
-    seen.length = 0;
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request({
-        host: "127.0.0.1",
-        port: ports.https,
-        path: "/auth/ws",
-        servername: "shop.test",
-        rejectUnauthorized: false,
-        agent: false,
-        headers: { Host: "shop.test", Connection: "Upgrade", Upgrade: "websocket" },
-      });
-      req.on("upgrade", (res, socket) => (socket.destroy(), resolve(res.statusCode ?? 0)));
-      req.on("response", (res) => resolve(res.statusCode ?? 0));
-      req.on("error", reject);
-      req.end();
-    });
-    expect(status).toBe(101);
-    expect(seen[0]).toMatchObject({ upgrade: "websocket", connection: "upgrade" });
+  it("the app sees the served name in X-Forwarded-Host, never the one the client wrote there", async () => {
+    app.seen.length = 0;
+    const r = await request({ tls: true, port: ports.https, host: "shop.test", path: "/api/me", headers: { "X-Forwarded-Host": "evil.example" } });
+    expect(r.status).toBe(200);
+    expect(app.seen).toHaveLength(1);
+    expect(app.seen[0]!["x-forwarded-host"]).toBe("shop.test");
+    expect(JSON.stringify(app.seen[0])).not.toContain("evil.example");
+  });
+
+  it("passes websocket upgrades through, the token in any case", async () => {
+    for (const value of ["websocket", "WebSocket"]) {
+      app.seen.length = 0;
+      expect(await upgrade(ports.https, "shop.test", "/auth/ws", value), value).toBe(101);
+      expect(app.seen[0]).toMatchObject({ upgrade: "websocket", connection: "upgrade" });
+    }
+  });
+
+  it("never passes another upgrade (h2c): the app gets a plain request without Upgrade or Connection", async () => {
+    for (const value of ["h2c", "websocket, h2c", "TLS/1.0"]) {
+      app.seen.length = 0;
+      expect(await upgrade(ports.https, "shop.test", "/api/h2c", value), value).toBe(200);
+      expect(app.seen, value).toHaveLength(1);
+      expect(app.seen[0]!.upgrade, value).toBeUndefined();
+      expect(app.seen[0]!.connection, value).toBeUndefined();
+    }
   });
 
   it.each([
@@ -216,5 +255,41 @@ describe("rendered vhosts served by a real nginx", () => {
     const health = await request({ tls, port, host, path: "/healthz" });
     expect(health.status).toBe(200);
     expect(health.body).toBe("upstream /healthz");
+  });
+
+  it("turns away names no site serves: no answer over HTTP, a failed handshake over TLS, and the app never sees them", async () => {
+    app.seen.length = 0;
+    // nginx's 444 closes the connection without a response.
+    expect(await outcome({ tls: false, port: ports.http, host: "evil.example", path: "/api/x" })).toBe("ECONNRESET");
+    expect(await handshake(ports.https, "evil.example")).toBe("ERR_SSL_TLSV1_UNRECOGNIZED_NAME");
+    expect(await handshake(ports.https, "")).toBe("ERR_SSL_TLSV1_UNRECOGNIZED_NAME");
+    // A known SNI name does not carry an unknown Host past the catch-all either.
+    expect(await outcome({ tls: true, port: ports.https, host: "evil.example", servername: "shop.test", path: "/api/x" })).toBe("ECONNRESET");
+    expect(app.seen).toEqual([]);
+    // The served names are untouched.
+    expect(await handshake(ports.https, "shop.test")).toBe("ok");
+    expect(await outcome({ tls: true, port: ports.https, host: "shop.test", path: "/api/x" })).toBe("HTTP 200");
+    expect(await outcome({ tls: false, port: ports.http, host: "down.test", path: "/healthz" })).toBe("HTTP 200");
+  });
+
+  it("the catch-alls are shared: removing a site keeps them while another listens there, the last one takes them", async () => {
+    const defaults = [`berth-default.${ports.http}.conf`, `berth-default.${ports.https}.conf`].sort();
+    const berthFiles = () => readdirSync(nginx.sites).filter((f) => f.endsWith(".conf")).sort();
+    expect(berthFiles()).toEqual(["berth-down-tls.conf", "berth-down.conf", ...defaults, "berth-shop.conf"].sort());
+
+    await remove("down");
+    await remove("down-tls");
+    expect(berthFiles()).toEqual([...defaults, "berth-shop.conf"].sort());
+    expect(await outcome({ tls: false, port: ports.http, host: "evil.example", path: "/" })).toBe("ECONNRESET");
+    expect(await handshake(ports.https, "evil.example")).toBe("ERR_SSL_TLSV1_UNRECOGNIZED_NAME");
+    expect(await outcome({ tls: false, port: ports.http, host: "down.test", path: "/healthz" })).toBe("ECONNRESET");
+    expect(await outcome({ tls: true, port: ports.https, host: "shop.test", path: "/api/x" })).toBe("HTTP 200");
+
+    const last = await remove("shop");
+    expect(last.stdout).toContain(`no berth site listens on port ${ports.http} any more`);
+    expect(berthFiles()).toEqual([]);
+    expect(existsSync(join(nginx.sites, `berth-default.${ports.https}.conf`))).toBe(false);
+    // Nothing of berth's listens any more.
+    expect(await outcome({ tls: false, port: ports.http, host: "shop.test", path: "/" })).toBe("ECONNREFUSED");
   });
 });

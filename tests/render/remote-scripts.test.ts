@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderNginxVhost } from "../../renderers/nginx-vhost";
+import { renderNginxDefaultServer, renderNginxVhost } from "../../renderers/nginx-vhost";
 import {
   RenderError,
   renderInstallFileScript,
@@ -12,7 +12,7 @@ import {
   renderRemoveSystemdUnitsScript,
 } from "../../renderers/remote-scripts";
 import { renderSystemdService, renderSystemdTimer } from "../../renderers/systemd-unit";
-import { PATH, nginxPrefix, run, tempDir } from "./helpers";
+import { PATH, nginxPrefix, run, selfSignedCert, tempDir } from "./helpers";
 import { api, backup, timer } from "./systemd-fixtures";
 
 const INSTALL_FILE = `set -euo pipefail
@@ -28,59 +28,6 @@ chmod 0600 "$tmp"
 chown 'root:berth' "$tmp"
 mv -f "$tmp" "$target"
 trap - EXIT
-`;
-
-// The reload that waits for nginx's new workers, shared by the install and remove scripts.
-const RELOAD_NGINX = `nginx_workers() {
-  local master=$1 stat pid ppid rest
-  for stat in /proc/[0-9]*/stat; do
-    # A process may exit between the glob and the read.
-    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
-    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
-  done
-}
-reload_nginx() {
-  local master before pid
-  master=$(systemctl show -p MainPID --value nginx)
-  if [ -z "$master" ] || [ "$master" = 0 ]; then
-    # Not run by systemd: nothing to watch, so no wait.
-    systemctl reload nginx
-    return 0
-  fi
-  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
-  systemctl reload nginx
-  for _ in $(seq 1 100); do
-    for pid in $(nginx_workers "$master"); do
-      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
-    done
-    sleep 0.1
-  done
-  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
-  return 1
-}
-`;
-
-const REMOVE_SITE = `set -euo pipefail
-target='/etc/nginx/conf.d/berth-shop.conf'
-mkdir -p /run/lock
-exec 9>/run/lock/berth-nginx.lock
-flock -w 300 9
-if [ ! -e "$target" ]; then
-  echo "berth: $target already absent"
-  exit 0
-fi
-backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
-trap 'rm -f "$backup"' EXIT
-mv -f "$target" "$backup"
-if ! out=$(nginx -t 2>&1); then
-  mv -f "$backup" "$target"
-  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
-  exit 1
-fi
-${RELOAD_NGINX}if systemctl is-active --quiet nginx; then
-  reload_nginx
-fi
-echo "berth: removed $target"
 `;
 
 const REMOVE_UNITS = `set -euo pipefail
@@ -153,51 +100,191 @@ done
 exit "$failed"
 `;
 
+// The reload that waits for nginx's new workers, shared by the install and remove scripts.
+const RELOAD_NGINX = `nginx_workers() {
+  local master=$1 stat pid ppid rest
+  for stat in /proc/[0-9]*/stat; do
+    # A process may exit between the glob and the read.
+    read -r pid _ _ ppid rest 2>/dev/null < "$stat" || continue
+    if [ "$ppid" = "$master" ]; then echo "$pid"; fi
+  done
+}
+reload_nginx() {
+  local master before pid
+  master=$(systemctl show -p MainPID --value nginx)
+  if [ -z "$master" ] || [ "$master" = 0 ]; then
+    # Not run by systemd: nothing to watch, so no wait.
+    systemctl reload nginx
+    return 0
+  fi
+  before=" $(nginx_workers "$master" | tr '\\n' ' ') "
+  systemctl reload nginx
+  for _ in $(seq 1 100); do
+    for pid in $(nginx_workers "$master"); do
+      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+    done
+    sleep 0.1
+  done
+  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+  return 1
+}
+`;
+
+// The file set changed as one step (put, take, rollback) and the sweep of catch-alls no site needs.
+const NGINX_FILES = `placed=()
+kept=()
+new=""
+cleanup() {
+  local f
+  for f in "\${kept[@]}"; do if [ -n "$f" ]; then rm -f "$f"; fi; done
+  if [ -n "$new" ]; then rm -f "$new"; fi
+}
+trap cleanup EXIT
+keep() {
+  local copy=""
+  if [ -e "$1" ]; then
+    copy=$(mktemp "$hidden.old.XXXXXX")
+    cp -p "$1" "$copy"
+  fi
+  placed+=("$1")
+  kept+=("$copy")
+}
+put() {
+  if [ -f "$2" ] && cmp -s "$1" "$2"; then
+    rm -f "$1"
+  else
+    keep "$2"
+    chmod 0644 "$1"
+    mv -f "$1" "$2"
+  fi
+  new=""
+}
+take() {
+  keep "$1"
+  rm -f "$1"
+}
+rollback() {
+  local i
+  for ((i = \${#placed[@]} - 1; i >= 0; i--)); do
+    if [ -n "\${kept[$i]}" ]; then
+      mv -f "\${kept[$i]}" "\${placed[$i]}"
+      kept[i]=""
+    else
+      rm -f "\${placed[$i]}"
+    fi
+  done
+}
+site_listens() {
+  local f
+  for f in "$conf_dir"/berth-*.conf; do
+    case "\${f##*/}" in berth-default.*) continue ;; esac
+    if [ -f "$f" ] && grep -Eq "^[[:space:]]*listen[[:space:]]+$1[[:space:];]" "$f"; then return 0; fi
+  done
+  return 1
+}
+sweep_defaults() {
+  local f port
+  for f in "$conf_dir"/berth-default.*.conf; do
+    [ -e "$f" ] || continue
+    port=\${f##*/berth-default.}
+    port=\${port%.conf}
+    case "$port" in '' | *[!0-9]*) continue ;; esac
+    if ! site_listens "$port"; then
+      take "$f"
+      echo "berth: removed $f: no berth site listens on port $port any more"
+    fi
+  done
+}
+`;
+
+const REMOVE_SITE = `set -euo pipefail
+conf_dir='/etc/nginx/conf.d'
+target='/etc/nginx/conf.d/berth-shop.conf'
+hidden='/etc/nginx/conf.d/.berth-shop'
+mkdir -p /run/lock
+exec 9>/run/lock/berth-nginx.lock
+flock -w 300 9
+${NGINX_FILES}${RELOAD_NGINX}if [ -e "$target" ]; then
+  take "$target"
+else
+  echo "berth: $target already absent"
+fi
+sweep_defaults
+if [ "\${#placed[@]}" -eq 0 ]; then exit 0; fi
+if ! out=$(nginx -t 2>&1); then
+  rollback
+  printf 'berth: nginx -t fails without %s; it was put back.\\n%s\\n' "$target" "$out" >&2
+  exit 1
+fi
+if systemctl is-active --quiet nginx; then
+  reload_nginx
+fi
+echo "berth: removed $target"
+`;
+
 const INSTALL_SITE = `set -euo pipefail
 conf_dir='/etc/nginx/conf.d'
 target='/etc/nginx/conf.d/berth-shop.conf'
+hidden='/etc/nginx/conf.d/.berth-shop'
 mkdir -p /run/lock
 exec 9>/run/lock/berth-nginx.lock
 flock -w 300 9
 mkdir -p "$conf_dir"
+${NGINX_FILES}${RELOAD_NGINX}check_config() {
+  local re='(a duplicate default server for 0\\.0\\.0\\.0:([0-9]+) in [^[:space:]]+)' own
+  while ! out=$(nginx -t 2>&1); do
+    if ! [[ "$out" =~ $re ]]; then return 1; fi
+    own="$conf_dir/berth-default.\${BASH_REMATCH[2]}.conf"
+    if [ ! -e "$own" ]; then return 1; fi
+    take "$own"
+    echo "berth: port \${BASH_REMATCH[2]} has another default server, so berth's catch-all is left out of it (nginx -t: \${BASH_REMATCH[1]})" >&2
+  done
+}
 new=$(mktemp '/etc/nginx/conf.d/.berth-shop.new.XXXXXX')
-backup=""
-cleanup() { rm -f "$new"; if [ -n "$backup" ]; then rm -f "$backup"; fi; }
-trap cleanup EXIT
 cat >"$new" <<'BERTH_NGINX_SITE_EOF'
 server {}
 BERTH_NGINX_SITE_EOF
-chmod 0644 "$new"
-${RELOAD_NGINX}ensure_running() {
-  if systemctl is-active --quiet nginx; then
-    reload_nginx
-  else
-    systemctl start nginx
-  fi
+put "$new" "$target"
+new=$(mktemp '/etc/nginx/conf.d/.berth-shop.new.XXXXXX')
+cat >"$new" <<'BERTH_NGINX_SITE_EOF'
+# berth: the default server of port 80, shared by every berth site that listens on it; it turns
+# away every name no site serves. Generated by berth; removed with the last berth site on the port.
+server {
+    listen 80 default_server;
+    return 444;
 }
-if [ -f "$target" ] && cmp -s "$new" "$target"; then
+BERTH_NGINX_SITE_EOF
+put "$new" "$conf_dir/"'berth-default.80.conf'
+new=$(mktemp '/etc/nginx/conf.d/.berth-shop.new.XXXXXX')
+cat >"$new" <<'BERTH_NGINX_SITE_EOF'
+# berth: the default server of port 443, shared by every berth site that listens on it; it turns
+# away every name no site serves. Generated by berth; removed with the last berth site on the port.
+server {
+    listen 443 ssl default_server;
+    ssl_reject_handshake on;
+    return 444;
+}
+BERTH_NGINX_SITE_EOF
+put "$new" "$conf_dir/"'berth-default.443.conf'
+sweep_defaults
+if [ "\${#placed[@]}" -eq 0 ]; then
   echo "berth: $target unchanged"
   if ! systemctl is-active --quiet nginx; then systemctl start nginx; fi
   exit 0
 fi
-if [ -e "$target" ]; then
-  backup=$(mktemp '/etc/nginx/conf.d/.berth-shop.old.XXXXXX')
-  cp -p "$target" "$backup"
-fi
-mv -f "$new" "$target"
-if ! out=$(nginx -t 2>&1); then
-  if [ -n "$backup" ]; then
-    mv -f "$backup" "$target"
-    backup=""
-  else
-    rm -f "$target"
-  fi
+if ! check_config; then
+  rollback
   printf 'berth: nginx -t rejected %s; the previous configuration is back in place.\\n%s\\n' "$target" "$out" >&2
   exit 1
 fi
-ensure_running
+if systemctl is-active --quiet nginx; then
+  reload_nginx
+else
+  systemctl start nginx
+fi
 echo "berth: installed $target"
 `;
+
 
 const unitsSpec = {
   units: [
@@ -214,7 +301,7 @@ describe("remote scripts: exact output", () => {
     ["remove nginx site", () => renderRemoveNginxSiteScript({ siteName: "shop" }), REMOVE_SITE],
     ["remove systemd units", () => renderRemoveSystemdUnitsScript({ fileNames: ["berth-backup.timer", "berth-backup.service"] }), REMOVE_UNITS],
     ["install systemd units", () => renderInstallSystemdUnitsScript(unitsSpec), INSTALL_UNITS],
-    ["install nginx site", () => renderInstallNginxSiteScript({ siteName: "shop", content: "server {}\n" }), INSTALL_SITE],
+    ["install nginx site", () => renderInstallNginxSiteScript({ siteName: "shop", content: "server {}\n", defaultServers: [{ port: 80, tls: false }, { port: 443, tls: true }] }), INSTALL_SITE],
   ] as [string, () => string, string][])("%s", (_name, render, expected) => {
     const script = render();
     expect(script).toBe(expected);
@@ -222,7 +309,7 @@ describe("remote scripts: exact output", () => {
   });
 
   it("adds the missing final newline to heredoc content and honours confDir", () => {
-    const script = renderInstallNginxSiteScript({ siteName: "shop", content: "server {}", confDir: "/etc/nginx/sites-enabled" });
+    const script = renderInstallNginxSiteScript({ siteName: "shop", content: "server {}", defaultServers: [], confDir: "/etc/nginx/sites-enabled" });
     expect(script).toContain("<<'BERTH_NGINX_SITE_EOF'\nserver {}\nBERTH_NGINX_SITE_EOF\n");
     expect(script).toContain("target='/etc/nginx/sites-enabled/berth-shop.conf'\n");
   });
@@ -236,10 +323,14 @@ describe("remote scripts: rejected values", () => {
     ["install file: mode with setuid", () => renderInstallFileScript({ path: "/etc/a", mode: "4755", owner: "root", group: "root" }), /^mode: /],
     ["install file: owner with ;", () => renderInstallFileScript({ path: "/etc/a", mode: "0600", owner: "root;reboot", group: "root" }), /^owner: must be a user\/group name/],
     ["install file: group with :", () => renderInstallFileScript({ path: "/etc/a", mode: "0600", owner: "root", group: "a:b" }), /^group: /],
-    ["nginx site: bad site name", () => renderInstallNginxSiteScript({ siteName: "../x", content: "" }), /^siteName: must be a site name/],
-    ["nginx site: confDir with space", () => renderInstallNginxSiteScript({ siteName: "x", content: "", confDir: "/etc/nginx conf" }), /^confDir: /],
-    ["nginx site: content holding the delimiter", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\nBERTH_NGINX_SITE_EOF\nrm -rf /\n" }), /^content: must not contain the heredoc delimiter BERTH_NGINX_SITE_EOF/],
-    ["nginx site: content with NUL", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\0" }), /^content: must not contain NUL/],
+    ["nginx site: bad site name", () => renderInstallNginxSiteScript({ siteName: "../x", content: "", defaultServers: [] }), /^siteName: must be a site name/],
+    ["nginx site: confDir with space", () => renderInstallNginxSiteScript({ siteName: "x", content: "", defaultServers: [], confDir: "/etc/nginx conf" }), /^confDir: /],
+    ["nginx site: content holding the delimiter", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\nBERTH_NGINX_SITE_EOF\nrm -rf /\n", defaultServers: [] }), /^content: must not contain the heredoc delimiter BERTH_NGINX_SITE_EOF/],
+    ["nginx site: content with NUL", () => renderInstallNginxSiteScript({ siteName: "x", content: "a\0", defaultServers: [] }), /^content: must not contain NUL/],
+    ["nginx site: default server port with a command", () => renderInstallNginxSiteScript({ siteName: "x", content: "", defaultServers: [{ port: "80; reboot" as never, tls: false }] }), /^defaultServers\[0\]\.port: must be an integer from 1 to 65535/],
+    ["nginx site: default server tls not a boolean", () => renderInstallNginxSiteScript({ siteName: "x", content: "", defaultServers: [{ port: 80, tls: false }, { port: 443, tls: 1 as never }] }), /^defaultServers\[1\]\.tls: must be true or false/],
+    ["nginx site: the same default server port twice", () => renderInstallNginxSiteScript({ siteName: "x", content: "", defaultServers: [{ port: 80, tls: false }, { port: 80, tls: true }] }), /^defaultServers\[1\]\.port: duplicates 80/],
+    ["nginx site: default servers not a list", () => renderInstallNginxSiteScript({ siteName: "x", content: "", defaultServers: undefined as never }), /^defaultServers: must be an array/],
     ["remove site: bad site name", () => renderRemoveNginxSiteScript({ siteName: "x y" }), /^siteName: /],
     ["units: file name without suffix", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "backup", content: "" }], enable: [], restartOnChange: [] }), /^units\[0\]\.fileName: must be a unit file name/],
     ["units: duplicate file", () => renderInstallSystemdUnitsScript({ units: [{ fileName: "a.service", content: "" }, { fileName: "a.service", content: "" }], enable: [], restartOnChange: [] }), /^units\[1\]\.fileName: duplicates "a\.service"/],
@@ -257,7 +348,7 @@ describe("remote scripts: rejected values", () => {
       fc.property(fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.array(fc.constantFrom("BERTH_NGINX_SITE_EOF", "x", "'", "$(id)", "", "EOF"), { maxLength: 6 }).map((l) => l.join("\n"))), (content) => {
         let script: string;
         try {
-          script = renderInstallNginxSiteScript({ siteName: "shop", content });
+          script = renderInstallNginxSiteScript({ siteName: "shop", content, defaultServers: [] });
         } catch (e) {
           expect(e).toBeInstanceOf(RenderError);
           return;
@@ -291,7 +382,8 @@ function allScripts(): [string, string][] {
   return [
     ["install file", renderInstallFileScript({ path: "/etc/berth/shop/app.env", mode: "600", owner: "berth", group: "berth" })],
     ["install file at /", renderInstallFileScript({ path: "/x", mode: "0644", owner: "root", group: "root" })],
-    ["install nginx site (real vhost)", renderInstallNginxSiteScript({ siteName: "shop", content: vhost })],
+    ["install nginx site (real vhost)", renderInstallNginxSiteScript({ siteName: "shop", content: vhost, defaultServers: [{ port: 80, tls: false }, { port: 443, tls: true }] })],
+    ["install nginx site, no default servers", renderInstallNginxSiteScript({ siteName: "shop", content: vhost, defaultServers: [] })],
     ["remove nginx site", renderRemoveNginxSiteScript({ siteName: "shop", confDir: "/etc/nginx/sites-enabled" })],
     [
       "install systemd units (real units)",
@@ -357,55 +449,103 @@ describe("remote scripts: run for real against a throwaway nginx prefix", () => 
       logDir: logs,
     });
 
-  it("installs, keeps an unchanged file, rolls back a broken one, removes", async () => {
+  const plainDefault = [{ port: 8080, tls: false }];
+  const install = (host: ReturnType<typeof fakeHost>, siteName: string, content: string, defaultServers = plainDefault) =>
+    host.runScript(renderInstallNginxSiteScript({ siteName, content, defaultServers, confDir: host.sites }));
+  const remove = (host: ReturnType<typeof fakeHost>, siteName: string) => host.runScript(renderRemoveNginxSiteScript({ siteName, confDir: host.sites }));
+  const files = (host: ReturnType<typeof fakeHost>) => readdirSync(host.sites).sort();
+
+  it("installs with the port's catch-all, keeps unchanged files, rolls back a broken one, removes both", async () => {
     expect(existsSync(realNginx), `${realNginx} missing`).toBe(true);
     const host = fakeHost({ nginxActive: true });
     const target = join(host.sites, "berth-shop.conf");
+    const catchAll = join(host.sites, "berth-default.8080.conf");
     const good = vhost("shop", host.logs);
 
-    let r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: good, confDir: host.sites }));
+    let r = await install(host, "shop", good);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(readFileSync(target, "utf8")).toBe(good);
+    expect(readFileSync(catchAll, "utf8")).toBe(renderNginxDefaultServer({ port: 8080, tls: false }));
     expect(statSync(target).mode & 0o777).toBe(0o644);
+    expect(statSync(catchAll).mode & 0o777).toBe(0o644);
     expect(host.calls()).toEqual(["is-active --quiet nginx", "show -p MainPID --value nginx", "reload nginx"]);
 
     host.clearCalls();
-    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: good, confDir: host.sites }));
+    r = await install(host, "shop", good);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("unchanged");
     expect(host.calls()).toEqual(["is-active --quiet nginx"]);
 
     host.clearCalls();
     const broken = good.replace("gzip on;", "gzip maybe;");
-    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "shop", content: broken, confDir: host.sites }));
+    r = await install(host, "shop", broken);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/nginx -t rejected .*berth-shop\.conf; the previous configuration is back in place\.\n.*gzip/s);
     expect(readFileSync(target, "utf8")).toBe(good);
     expect(host.calls()).toEqual([]);
-    expect(readdirSync(host.sites)).toEqual(["berth-shop.conf"]);
+    expect(files(host)).toEqual(["berth-default.8080.conf", "berth-shop.conf"]);
 
-    r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
+    r = await remove(host, "shop");
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(existsSync(target)).toBe(false);
+    expect(r.stdout).toContain(`berth: removed ${catchAll}: no berth site listens on port 8080 any more`);
+    expect(files(host)).toEqual([]);
     expect(host.calls()).toEqual(["is-active --quiet nginx", "show -p MainPID --value nginx", "reload nginx"]);
-    r = await host.runScript(renderRemoveNginxSiteScript({ siteName: "shop", confDir: host.sites }));
+    r = await remove(host, "shop");
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("already absent");
-    expect(readdirSync(host.sites)).toEqual([]);
+    expect(files(host)).toEqual([]);
   });
 
-  it("a broken first install leaves no file; an inactive nginx is started, not reloaded", async () => {
+  it("a broken first install leaves no file, catch-all included; an inactive nginx is started, not reloaded", async () => {
     const host = fakeHost({ nginxActive: false });
     const target = join(host.sites, "berth-blog.conf");
-    let r = await host.runScript(renderInstallNginxSiteScript({ siteName: "blog", content: "server { listen nope; }\n", confDir: host.sites }));
+    let r = await install(host, "blog", "server { listen nope; }\n");
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/listen/);
-    expect(readdirSync(host.sites)).toEqual([]);
+    expect(files(host)).toEqual([]);
 
-    r = await host.runScript(renderInstallNginxSiteScript({ siteName: "blog", content: vhost("blog", host.logs), confDir: host.sites }));
+    r = await install(host, "blog", vhost("blog", host.logs));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(existsSync(target)).toBe(true);
     expect(host.calls()).toEqual(["is-active --quiet nginx", "start nginx"]);
+  });
+
+  it("sites on the same port share its catch-all: it stays while one of them listens there, and follows a port change", async () => {
+    const host = fakeHost({ nginxActive: true });
+    for (const site of ["shop", "blog"]) expect((await install(host, site, vhost(site, host.logs))).exitCode).toBe(0);
+    expect(files(host)).toEqual(["berth-blog.conf", "berth-default.8080.conf", "berth-shop.conf"]);
+
+    let r = await remove(host, "shop");
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(files(host)).toEqual(["berth-blog.conf", "berth-default.8080.conf"]);
+
+    // The last site moves to 9080: the new port gets a catch-all, the old one's goes with the same install.
+    r = await install(host, "blog", vhost("blog", host.logs).replace("listen 8080;", "listen 9080;"), [{ port: 9080, tls: false }]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("no berth site listens on port 8080 any more");
+    expect(files(host)).toEqual(["berth-blog.conf", "berth-default.9080.conf"]);
+    expect((await host.runScript(`${realNginx} -t ${host.args.map((a) => `'${a}'`).join(" ")}`)).exitCode).toBe(0);
+  });
+
+  it("a port whose default server is someone else's keeps it: berth's catch-all is left out there, with a message", async () => {
+    const host = fakeHost({ nginxActive: true });
+    // What Debian's stock sites-enabled/default does for port 80.
+    writeFileSync(join(host.sites, "zz-operator.conf"), "server {\n    listen 8080 default_server;\n    return 404;\n}\n");
+    const { cert, key } = await selfSignedCert();
+    const tlsVhost = vhost("shop", host.logs).replace("server_tokens off;", `server_tokens off;\n    listen 8443 ssl;\n    ssl_certificate ${cert};\n    ssl_certificate_key ${key};`);
+    const defaults = [{ port: 8080, tls: false }, { port: 8443, tls: true }];
+    for (let i = 0; i < 2; i++) {
+      const r = await install(host, "shop", tlsVhost, defaults);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^berth: port 8080 has another default server, so berth's catch-all is left out of it \(nginx -t: a duplicate default server for 0\.0\.0\.0:8080 in \S+:2\)$/);
+      expect(files(host)).toEqual(["berth-default.8443.conf", "berth-shop.conf", "zz-operator.conf"]);
+    }
+    // Any other failure still rolls everything back.
+    const r = await install(host, "shop", tlsVhost.replace("gzip on;", "gzip maybe;"), defaults);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("the previous configuration is back in place");
+    expect(files(host)).toEqual(["berth-default.8443.conf", "berth-shop.conf", "zz-operator.conf"]);
+    expect(readFileSync(join(host.sites, "berth-shop.conf"), "utf8")).toBe(tlsVhost);
   });
 
   it("install file: stdin lands atomically with mode, owner and a 0750 parent directory", async () => {
