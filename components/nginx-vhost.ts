@@ -27,7 +27,8 @@ export interface NginxVhostArgs {
  * The site's nginx vhost on the host, with the catch-all default server of each of its ports (shared
  * with the other berth sites there) that turns away every name no site serves. Each change is
  * written beside the old file, checked with `nginx -t` and only then put in place with a graceful
- * reload; a vhost nginx rejects fails the deploy with nginx's message while the old one keeps serving. Deleting removes it (and the catch-alls no berth
+ * reload that returns once no old worker is left; a vhost nginx rejects fails the deploy with
+ * nginx's message while the old one keeps serving. Deleting removes it (and the catch-alls no berth
  * site needs any more) and reloads.
  */
 export class NginxVhost extends pulumi.ComponentResource {

@@ -4,6 +4,7 @@
  * and private keys are made on the host and never leave it).
  */
 import { checkSiteName } from "./nginx-vhost";
+import { renderNginxReloadFunction } from "./remote-scripts";
 import { shellQuote } from "./shell";
 import type { SystemdServiceSpec, SystemdTimerSpec } from "./systemd-unit";
 import { RenderError, array, fsPath, intInRange, matchString, show } from "./validate";
@@ -163,18 +164,25 @@ export interface CertbotSpec {
   keyPath: string;
 }
 
-/** The deploy hook certbot keeps in its renewal config and runs after every issue and renewal. */
+/**
+ * The deploy hook certbot keeps in its renewal config and runs after every issue and renewal. It
+ * reloads nginx with the berth sites' own reload (renderNginxReloadFunction), which returns once
+ * every nginx worker serves the new certificate, so whatever follows the hook (the rest of a
+ * deploy, a check) never meets the old one. Bash, for that function; certbot runs the hook by its
+ * path, so the shebang picks the shell.
+ */
 export function renderCertbotDeployHook(spec: Pick<CertbotSpec, "certificatePath" | "keyPath">): string {
   const cert = fsPath("certificatePath", spec.certificatePath);
   const key = fsPath("keyPath", spec.keyPath);
   return [
-    "#!/bin/sh",
+    "#!/bin/bash",
     "# Installed by berth: copies a renewed certificate to where nginx reads it, then reloads nginx.",
-    "set -eu",
+    "set -euo pipefail",
     `install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" ${shellQuote(cert)}`,
     `install -m 0600 "$RENEWED_LINEAGE/privkey.pem" ${shellQuote(key)}`,
     `rm -f ${shellQuote(cert + ".names")}`,
-    "systemctl reload nginx",
+    renderNginxReloadFunction(),
+    "reload_nginx",
     "",
   ].join("\n");
 }

@@ -166,12 +166,27 @@ flock -w 300 9`;
 }
 
 /**
- * `systemctl reload nginx` returns once nginx has the signal, while its old workers may still take
- * new connections for a moment. The function waits until a new worker generation runs (a child of
- * the master that was not there before), so whatever follows — stopping the old release — never
- * races old workers. /proc is read directly: a minimal host may lack procps.
+ * The `reload_nginx` shell function (with its helper `nginx_workers`), for every berth script that
+ * reloads nginx: the site install and remove scripts and certbot's deploy hook. Bash.
+ *
+ * `systemctl reload nginx` returns once the master has the signal. The master then reads the
+ * configuration, starts a new worker generation, sleeps 100 ms, and only then tells the old workers
+ * to quit. Until each old worker has taken that signal it keeps accepting connections, and every
+ * request it accepted, before or after, is served with the old configuration: the old upstream. The
+ * first sight of a new worker comes before all of that ends, at least 100 ms before on an idle host
+ * and longer on a busy one, and a release stopped then (as Pulumi stops the old one right after the
+ * switch) fails whatever the old workers still send it with 502. So the function returns only when a
+ * new generation runs and every worker from before the reload has exited; after that nothing can
+ * reach the old release through nginx, idle upstream keepalive connections included (they belong to
+ * the old workers and close with them).
+ *
+ * The wait is bounded at 30 s. A worker still there by then has long stopped accepting; it holds
+ * long-lived connections (a websocket, a slow download) that no wait would see finish, and that
+ * end with the old release whatever nginx does, so the function says so on stderr and succeeds
+ * rather than fail every deploy of an app with open websockets. /proc is read directly: a minimal
+ * host may lack procps.
  */
-function nginxReloadFunction(): string {
+export function renderNginxReloadFunction(): string {
   return `nginx_workers() {
   local master=$1 stat pid ppid rest
   for stat in /proc/[0-9]*/stat; do
@@ -181,7 +196,7 @@ function nginxReloadFunction(): string {
   done
 }
 reload_nginx() {
-  local master before pid
+  local master before pid state ppid left started=""
   master=$(systemctl show -p MainPID --value nginx)
   if [ -z "$master" ] || [ "$master" = 0 ]; then
     # Not run by systemd: nothing to watch, so no wait.
@@ -192,12 +207,27 @@ reload_nginx() {
   systemctl reload nginx
   for _ in $(seq 1 100); do
     for pid in $(nginx_workers "$master"); do
-      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+      case "$before" in *" $pid "*) ;; *) started=1 ;; esac
     done
+    if [ -n "$started" ]; then break; fi
     sleep 0.1
   done
-  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
-  return 1
+  if [ -z "$started" ]; then
+    echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+    return 1
+  fi
+  for _ in $(seq 1 300); do
+    left=""
+    for pid in $before; do
+      # Gone, reaped (a zombie is gone too), or the pid reused by a process that is no worker of this master.
+      read -r _ _ state ppid _ 2>/dev/null < "/proc/$pid/stat" || continue
+      if [ "$state" != Z ] && [ "$ppid" = "$master" ]; then left="$left $pid"; fi
+    done
+    if [ -z "$left" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "berth: nginx workers$left from before the reload still run after 30 s; they hold long-lived connections (websockets, slow downloads) to the previous configuration's upstream, which end when that release stops" >&2
+  return 0
 }`;
 }
 
@@ -330,7 +360,7 @@ hidden=${shellQuote(hidden)}
 ${nginxLock()}
 mkdir -p "$conf_dir"
 ${nginxFileFunctions()}
-${nginxReloadFunction()}
+${renderNginxReloadFunction()}
 check_config() {
   local re='(a duplicate default server for 0\\.0\\.0\\.0:([0-9]+) in [^[:space:]]+)' own
   while ! out=$(nginx -t 2>&1); do
@@ -379,7 +409,7 @@ target=${shellQuote(target)}
 hidden=${shellQuote(hidden)}
 ${nginxLock()}
 ${nginxFileFunctions()}
-${nginxReloadFunction()}
+${renderNginxReloadFunction()}
 if [ -e "$target" ]; then
   take "$target"
 else

@@ -13,7 +13,8 @@ import { renderBackupScript, renderDockerEnvFile, renderHealthGateScript, render
 import { renderHostBootstrapScript, renderSelfSignedScript, siteDirs } from "../../renderers/host-scripts";
 import { nginxDefaultServers, renderNginxVhost, type NginxVhostSpec } from "../../renderers/nginx-vhost";
 import { renderInstallFileScript, renderInstallNginxSiteScript, renderRemoveNginxSiteScript } from "../../renderers/remote-scripts";
-import { eventually, onDevhost, request, startLoad } from "../e2e/devhost";
+import { onDevhost, request, startLoad, type LoadResult } from "../e2e/devhost";
+import { withCpuLoad } from "../support/cpu-load";
 import { mustRunOnHost, runOnHost } from "./ssh";
 
 const SITE = "hostapp";
@@ -52,7 +53,7 @@ async function docker(...args: string[]): Promise<string> {
   return (await execa("docker", args)).stdout.trim();
 }
 /** Starts a release of the demo app as the docker provider would: no name, a Docker-assigned loopback port. */
-async function startRelease(tag: string): Promise<{ id: string; port: number }> {
+async function startRelease(tag: string): Promise<{ id: string; port: number; tag: string }> {
   const id = await docker(
     "run", "-d", "--network", network,
     "--label", `berth.site=${SITE}`, "--label", "berth.process=web", "--label", `berth.tag=${tag}`,
@@ -60,14 +61,45 @@ async function startRelease(tag: string): Promise<{ id: string; port: number }> 
     `berth-demo:${tag}`,
   );
   const port = Number((await docker("port", id, "8080/tcp")).split(":").pop());
-  return { id, port };
+  return { id, port, tag };
 }
 async function servedVersion(): Promise<string> {
   const r = await request(DOMAIN, HTTPS, "/api/version");
   return `${r.status} ${r.status === 200 ? (JSON.parse(r.body) as { version: string }).version : r.body.slice(0, 60)}`;
 }
 
-let current: { id: string; port: number };
+let current: { id: string; port: number; tag: string };
+
+/**
+ * The deploy sequence to `tag` under a 4-client request loop through nginx, as Pulumi runs it:
+ * backup, release phase, new container, health gate, nginx switch, old container removed at once
+ * (`docker rm -f`: nothing of the old release may still be needed once the switch has returned).
+ */
+async function deploy(tag: string): Promise<LoadResult> {
+  const load = startLoad(DOMAIN, HTTPS, "/api/version", { concurrency: 4, maxRequests: 20_000, maxSeconds: 120 });
+  try {
+    const dump = await mustRunOnHost(devhost, `/usr/local/sbin/berth-${SITE}-backup ${tag}`);
+    expect(dump.stdout).toMatch(new RegExp(`berth-backup: /var/backups/berth/hostapp/\\d{8}T\\d{6}Z-${tag}\\.dump \\(\\d+ bytes\\)`));
+    const imageId = await docker("image", "inspect", "--format", "{{.Id}}", `berth-demo:${tag}`);
+    const release = await runOnHost(
+      devhost,
+      renderReleaseScript({ imageId, network, command: ["/app/demo", "migrate"], labels: { "berth.site": SITE, "berth.process": "release" } }),
+      renderDockerEnvFile({ DATABASE_URL: databaseUrl, PORT: "8080" }),
+    );
+    expect(release.exitCode, release.stderr).toBe(0);
+    const next = await startRelease(tag);
+    await mustRunOnHost(devhost, renderHealthGateScript({ port: next.port, path: "/api/health", intervalSeconds: 1, timeoutSeconds: 60 }));
+    const switched = await installVhost(vhost(next.port));
+    expect(switched.exitCode, switched.stderr).toBe(0);
+    await docker("rm", "-f", current.id);
+    current = next;
+  } catch (e) {
+    await load.stop();
+    throw e;
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  return load.stop();
+}
 
 beforeAll(async () => {
   await execa("docker", ["network", "create", "--label", `berth.site=${SITE}`, network]);
@@ -115,32 +147,29 @@ describe.sequential("the app's path through a real host", () => {
   it("deploys v2 with zero failed requests: backup, release, new container, gate, switch, old one stopped", async () => {
     const backup = renderBackupScript({ siteName: SITE, database: "app", user: "app", directory: backupDir, keep: 2 });
     await mustRunOnHost(devhost, renderInstallFileScript({ path: `/usr/local/sbin/berth-${SITE}-backup`, mode: "0750", owner: "root", group: "root" }), backup);
-    const load = startLoad(DOMAIN, HTTPS, "/api/version", { concurrency: 4, maxRequests: 20_000, maxSeconds: 120 });
-
-    const dump = await mustRunOnHost(devhost, `/usr/local/sbin/berth-${SITE}-backup v2`);
-    expect(dump.stdout).toMatch(/berth-backup: \/var\/backups\/berth\/hostapp\/\d{8}T\d{6}Z-v2\.dump \(\d+ bytes\)/);
-    const imageId = await docker("image", "inspect", "--format", "{{.Id}}", "berth-demo:v2");
-    const release = await runOnHost(
-      devhost,
-      renderReleaseScript({ imageId, network, command: ["/app/demo", "migrate"], labels: { "berth.site": SITE, "berth.process": "release" } }),
-      renderDockerEnvFile({ DATABASE_URL: databaseUrl, PORT: "8080" }),
-    );
-    expect(release.exitCode).toBe(0);
-    const next = await startRelease("v2");
-    await mustRunOnHost(devhost, renderHealthGateScript({ port: next.port, path: "/api/health", intervalSeconds: 1, timeoutSeconds: 60 }));
-    expect((await installVhost(vhost(next.port))).exitCode).toBe(0);
-    await docker("rm", "-f", current.id).catch(() => undefined);
-    current = next;
-    await new Promise((r) => setTimeout(r, 1500));
-    const result = await load.stop();
+    const result = await deploy("v2");
 
     console.log(`host-layer deploy: ${result.total} requests, ${result.failures.length} failed, versions ${JSON.stringify(result.versions)}`);
     expect(result.failures).toEqual([]);
     expect(result.total).toBeGreaterThan(50);
+    expect(Object.keys(result.versions).sort()).toEqual(["v1", "v2"]);
     for (let i = 0; i < 10; i++) expect(await servedVersion()).toBe("200 v2");
     const rows = await request(DOMAIN, HTTPS, "/api/rows");
     expect(rows.body).toContain("written-under-v1");
     expect(await docker("ps", "-aq", "--filter", `label=berth.site=${SITE}`, "--filter", "label=berth.process=release")).toBe("");
+  });
+
+  // The switch once lost 17 of 3,328 requests in one burst on the loaded 2-core build machine: the
+  // reload returned while old nginx workers still accepted connections for the old release, which
+  // was then removed. Two stress-ng CPU workers make that machine's state the rule here.
+  it("rolls back to v1 with zero failed requests while stress-ng keeps both CPUs busy", async () => {
+    const result = await withCpuLoad(devhost.container, 240, () => deploy("v1"));
+
+    console.log(`host-layer deploy under CPU load: ${result.total} requests, ${result.failures.length} failed, versions ${JSON.stringify(result.versions)}`);
+    expect(result.failures).toEqual([]);
+    expect(result.total).toBeGreaterThan(50);
+    expect(Object.keys(result.versions).sort()).toEqual(["v1", "v2"]);
+    for (let i = 0; i < 10; i++) expect(await servedVersion()).toBe("200 v1");
   });
 
   it("turns away names no site serves: an unknown SNI name fails the handshake, an unknown Host gets no answer", async () => {
@@ -161,7 +190,7 @@ describe.sequential("the app's path through a real host", () => {
       req.end();
     });
     expect(plain).toBe("ECONNRESET");
-    expect(await servedVersion()).toBe("200 v2");
+    expect(await servedVersion()).toBe(`200 ${current.tag}`);
   });
 
   it("an unhealthy release fails the gate with its last answer, and nginx is never switched", async () => {
@@ -170,7 +199,7 @@ describe.sequential("the app's path through a real host", () => {
     expect(gate.exitCode).toBe(1);
     expect(gate.stderr).toMatch(new RegExp(`berth: health gate failed: http://127\\.0\\.0\\.1:${bad.port}/api/health did not answer 200 within 5s \\(last: HTTP 503`));
     await docker("rm", "-f", bad.id);
-    expect(await servedVersion()).toBe("200 v2");
+    expect(await servedVersion()).toBe(`200 ${current.tag}`);
   });
 
   it("a failing release phase exits non-zero with the migration's message and leaves no container", async () => {
@@ -183,7 +212,7 @@ describe.sequential("the app's path through a real host", () => {
     expect(release.exitCode).not.toBe(0);
     expect(release.stderr).toContain("migrate: failing on purpose");
     expect(await docker("ps", "-aq", "--filter", `label=berth.site=${SITE}`, "--filter", "label=berth.process=release")).toBe("");
-    expect(await servedVersion()).toBe("200 v2");
+    expect(await servedVersion()).toBe(`200 ${current.tag}`);
   });
 
   it("a vhost nginx rejects is not installed; the old one keeps serving", async () => {
@@ -195,19 +224,18 @@ describe.sequential("the app's path through a real host", () => {
     expect(failed.stderr).toContain(`duplicate upstream "berth_${SITE}"`);
     expect(failed.stderr).toContain("the previous configuration is back in place");
     expect((await onDevhost(devhost.container, `cat /etc/nginx/conf.d/berth-${SITE}.conf`)).stdout).toBe(before);
-    expect(await servedVersion()).toBe("200 v2");
+    expect(await servedVersion()).toBe(`200 ${current.tag}`);
   });
 
   it("maintenance mode answers 503 except on the health path; off restores service", async () => {
     expect((await installVhost(vhost(current.port, { maintenance: { enabled: true, healthPath: "/api/health" } }))).exitCode).toBe(0);
-    // `systemctl reload` returns once nginx has the signal; its old workers finish what they hold first.
-    await eventually(async () => (await request(DOMAIN, HTTPS, "/api/rows")).status === 503, "the maintenance page", 10_000);
+    // The install returns once no worker with the old configuration is left: the very next request gets the page.
     const page = await request(DOMAIN, HTTPS, "/api/rows");
     expect(page.status).toBe(503);
     expect(page.headers["retry-after"]).toBeDefined();
     expect((await request(DOMAIN, HTTPS, "/api/health")).status).toBe(200);
     expect((await installVhost(vhost(current.port))).exitCode).toBe(0);
-    await eventually(async () => (await request(DOMAIN, HTTPS, "/api/rows")).status === 200, "service restored", 10_000);
+    expect((await request(DOMAIN, HTTPS, "/api/rows")).status).toBe(200);
   });
 
   it("keeps the newest dumps only, and the restore drill brings back the rows", async () => {
@@ -229,6 +257,6 @@ describe.sequential("the app's path through a real host", () => {
     for (let i = 0; i < 2; i++) expect((await runOnHost(devhost, renderRemoveNginxSiteScript({ siteName: SITE }))).exitCode).toBe(0);
     expect((await onDevhost(devhost.container, `test -e /etc/nginx/conf.d/berth-${SITE}.conf`, { reject: false })).exitCode).not.toBe(0);
     const r = await request(DOMAIN, HTTPS, "/api/version").catch((e: Error) => ({ status: 0, body: e.message }));
-    expect(r.status === 200 && r.body.includes("v2")).toBe(false);
+    expect(r.status === 200 && r.body.includes(current.tag)).toBe(false);
   });
 });

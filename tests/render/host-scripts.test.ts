@@ -11,6 +11,7 @@ import {
   type CertbotSpec,
   type SelfSignedSpec,
 } from "../../renderers/host-scripts";
+import { renderNginxReloadFunction } from "../../renderers/remote-scripts";
 import { PATH, requireBinaries, run, tempDir } from "./helpers";
 import { expectRejection, shapeProperty, type FieldCase } from "./script-properties";
 
@@ -99,25 +100,20 @@ if [ ! -s '/etc/berth/shop/tls/privkey.pem' ]; then rm -f '/etc/berth/shop/tls/p
 openssl req -new -sha256 -key '/etc/berth/shop/tls/privkey.pem' -subj '/CN=example.com' -addext 'subjectAltName=DNS:example.com,DNS:www.example.com'
 `;
 
-const DEPLOY_HOOK = `#!/bin/sh
+// The reload is the one the nginx site scripts use (their exact text is in remote-scripts.test.ts).
+const DEPLOY_HOOK = `#!/bin/bash
 # Installed by berth: copies a renewed certificate to where nginx reads it, then reloads nginx.
-set -eu
+set -euo pipefail
 install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" '/etc/berth/shop/tls/fullchain.pem'
 install -m 0600 "$RENEWED_LINEAGE/privkey.pem" '/etc/berth/shop/tls/privkey.pem'
 rm -f '/etc/berth/shop/tls/fullchain.pem.names'
-systemctl reload nginx
+${renderNginxReloadFunction()}
+reload_nginx
 `;
 
 const CERTBOT = `set -euo pipefail
 cat > '/etc/berth/shop/certbot-deploy-hook.new' <<'BERTH_HOOK_EOF'
-#!/bin/sh
-# Installed by berth: copies a renewed certificate to where nginx reads it, then reloads nginx.
-set -eu
-install -m 0644 "$RENEWED_LINEAGE/fullchain.pem" '/etc/berth/shop/tls/fullchain.pem'
-install -m 0600 "$RENEWED_LINEAGE/privkey.pem" '/etc/berth/shop/tls/privkey.pem'
-rm -f '/etc/berth/shop/tls/fullchain.pem.names'
-systemctl reload nginx
-BERTH_HOOK_EOF
+${DEPLOY_HOOK}BERTH_HOOK_EOF
 chmod 0755 '/etc/berth/shop/certbot-deploy-hook.new' && mv -f '/etc/berth/shop/certbot-deploy-hook.new' '/etc/berth/shop/certbot-deploy-hook'
 certbot certonly --non-interactive --agree-tos --email 'ops@example.com' --server 'https://acme-v02.api.letsencrypt.org/directory' --webroot -w '/var/www/berth-acme/shop' --cert-name 'berth-shop' --keep-until-expiring --expand --deploy-hook '/etc/berth/shop/certbot-deploy-hook' -d 'example.com' -d 'www.example.com'
 live=/etc/letsencrypt/live/'berth-shop'
@@ -293,9 +289,9 @@ describe("host scripts: properties", () => {
     await expectBashSyntax(shapeProperty(c));
   });
 
-  it("property: the deploy hook stays a valid sh script for any accepted paths", async () => {
+  it("property: the deploy hook stays a valid bash script for any accepted paths", async () => {
     const scripts = shapeProperty({ render: (v) => renderCertbotDeployHook({ certificatePath: v, keyPath: "/k" }), a: "/etc/a/cert.pem", b: "/c", accepted: PATH_ARB });
-    await expectBashSyntax(scripts, "sh");
+    await expectBashSyntax(scripts);
   });
 });
 
@@ -325,8 +321,9 @@ describe("host scripts: shellcheck", () => {
     expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
   });
 
-  it("shellcheck -s sh: the deploy hook, which certbot runs with /bin/sh", async () => {
-    const r = await run("shellcheck", ["-s", "sh", "-"], { input: DEPLOY_HOOK });
+  it("shellcheck: the deploy hook, with the shell its shebang names", async () => {
+    expect(DEPLOY_HOOK.startsWith("#!/bin/bash\n")).toBe(true);
+    const r = await run("shellcheck", ["-"], { input: DEPLOY_HOOK });
     expect(r.exitCode, `shellcheck:\n${r.stdout}${r.stderr}`).toBe(0);
   });
 });

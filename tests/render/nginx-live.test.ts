@@ -1,9 +1,9 @@
 /**
  * Rendered vhosts served by a real nginx from a throwaway prefix on high ports, in front of small
  * Node upstreams, installed and removed by berth's own site scripts (their `nginx -t`, catch-alls
- * and reload, against this master): checks what nginx -t cannot (the redirect, SPA
+ * and reload with its waits, against this master): checks what nginx -t cannot (the redirect, SPA
  * fallback, proxy headers, which upgrades pass, maintenance 503, the default server that turns
- * unknown names away).
+ * unknown names away, and a switch that leaves nothing routed to the old upstream).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -97,13 +97,21 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A small upstream: records each request's headers, answers `<name> <url>`, or 101 to an upgrade. */
+/**
+ * A small upstream: records each request's headers, answers `<name> <url>`, or 101 to an upgrade.
+ * `/api/held` is answered only once `release()` is called.
+ */
 async function upstream(name: string) {
   const seen: http.IncomingHttpHeaders[] = [];
+  const held: Array<() => void> = [];
   const server = http.createServer((req, res) => {
     seen.push(req.headers);
-    res.setHeader("content-type", "text/plain");
-    res.end(`${name} ${req.url}`);
+    const answer = () => {
+      res.setHeader("content-type", "text/plain");
+      res.end(`${name} ${req.url}`);
+    };
+    if (req.url === "/api/held") held.push(answer);
+    else answer();
   });
   server.on("upgrade", (req, socket) => {
     seen.push(req.headers);
@@ -113,6 +121,7 @@ async function upstream(name: string) {
   return {
     seen,
     port: (server.address() as AddressInfo).port,
+    release: () => held.splice(0).forEach((answer) => answer()),
     close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
   };
 }
@@ -170,6 +179,7 @@ describe("rendered vhosts served by a real nginx", () => {
 
   afterAll(async () => {
     await nginx?.stop();
+    app?.release();
     await app?.close();
   });
 
@@ -270,6 +280,32 @@ describe("rendered vhosts served by a real nginx", () => {
     expect(await handshake(ports.https, "shop.test")).toBe("ok");
     expect(await outcome({ tls: true, port: ports.https, host: "shop.test", path: "/api/x" })).toBe("HTTP 200");
     expect(await outcome({ tls: false, port: ports.http, host: "down.test", path: "/healthz" })).toBe("HTTP 200");
+  });
+
+  // What the old release needs to stay up for. The master starts the new workers, sleeps 100 ms and
+  // only then tells the old ones to quit; until they take that signal they still accept connections,
+  // and they serve everything they accepted with the old configuration's upstream.
+  it("a switch returns only when no worker of the old configuration is left, after the requests they held", async () => {
+    app.seen.length = 0;
+    const held = request({ tls: true, port: ports.https, host: "shop.test", path: "/api/held" });
+    const started = Date.now();
+    while (app.seen.length === 0 && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(app.seen, "the upstream got the held request").toHaveLength(1);
+    const before = nginx.workers();
+    expect(before.length).toBeGreaterThan(0);
+
+    let returned = false;
+    const switched = install({ ...shop(), clientMaxBodySize: "2m" }).finally(() => (returned = true));
+    // The new generation is up, and the old one still holds the request: the switch has not returned.
+    while (!nginx.workers().some((pid) => !before.includes(pid)) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(returned, "the switch returned while an old worker still held a request").toBe(false);
+    expect(before.some((pid) => nginx.isWorker(pid))).toBe(true);
+
+    app.release();
+    expect((await held).body).toBe("upstream /api/held");
+    await switched;
+    expect(before.filter((pid) => nginx.isWorker(pid)), "old workers left after the switch").toEqual([]);
   });
 
   it("the catch-alls are shared: removing a site keeps them while another listens there, the last one takes them", async () => {

@@ -100,7 +100,8 @@ done
 exit "$failed"
 `;
 
-// The reload that waits for nginx's new workers, shared by the install and remove scripts.
+// The reload that waits for nginx's new workers and for the old ones to exit, shared by the install and
+// remove scripts and certbot's deploy hook.
 const RELOAD_NGINX = `nginx_workers() {
   local master=$1 stat pid ppid rest
   for stat in /proc/[0-9]*/stat; do
@@ -110,7 +111,7 @@ const RELOAD_NGINX = `nginx_workers() {
   done
 }
 reload_nginx() {
-  local master before pid
+  local master before pid state ppid left started=""
   master=$(systemctl show -p MainPID --value nginx)
   if [ -z "$master" ] || [ "$master" = 0 ]; then
     # Not run by systemd: nothing to watch, so no wait.
@@ -121,12 +122,27 @@ reload_nginx() {
   systemctl reload nginx
   for _ in $(seq 1 100); do
     for pid in $(nginx_workers "$master"); do
-      case "$before" in *" $pid "*) ;; *) return 0 ;; esac
+      case "$before" in *" $pid "*) ;; *) started=1 ;; esac
     done
+    if [ -n "$started" ]; then break; fi
     sleep 0.1
   done
-  echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
-  return 1
+  if [ -z "$started" ]; then
+    echo "berth: nginx took the reload signal but started no new workers within 10 s" >&2
+    return 1
+  fi
+  for _ in $(seq 1 300); do
+    left=""
+    for pid in $before; do
+      # Gone, reaped (a zombie is gone too), or the pid reused by a process that is no worker of this master.
+      read -r _ _ state ppid _ 2>/dev/null < "/proc/$pid/stat" || continue
+      if [ "$state" != Z ] && [ "$ppid" = "$master" ]; then left="$left $pid"; fi
+    done
+    if [ -z "$left" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "berth: nginx workers$left from before the reload still run after 30 s; they hold long-lived connections (websockets, slow downloads) to the previous configuration's upstream, which end when that release stops" >&2
+  return 0
 }
 `;
 
