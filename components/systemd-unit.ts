@@ -31,7 +31,8 @@ export interface SystemdUnitArgs {
 /**
  * A systemd service (and optional timer) on the host: rendered, written only when changed,
  * `daemon-reload`, enabled and started, restarted when its unit or environment changes. Deleting
- * it disables and removes the units and the environment file.
+ * it disables and removes the units and the environment file. Switching the timer on or off
+ * replaces the units, the old ones removed before the new ones are written.
  */
 export class SystemdUnit extends pulumi.ComponentResource {
   /** The rendered service unit. */
@@ -73,10 +74,12 @@ export class SystemdUnit extends pulumi.ComponentResource {
         ),
       );
     }
+    // Toggling the timer changes the file set, which replaces this Command; the old delete removes
+    // `<name>.service` too, so it runs first (planSystemdInstall explains why the plan asks for it).
     new command.remote.Command(
       `${name}-units`,
-      { connection: args.connection, ...WITHOUT_PREVIOUS_OUTPUT, create: plan.units.create, delete: plan.units.delete, triggers: plan.fileNames },
-      { parent: this, dependsOn },
+      { connection: args.connection, ...WITHOUT_PREVIOUS_OUTPUT, create: plan.units.create, delete: plan.units.delete, triggers: plan.units.triggers },
+      { parent: this, dependsOn, deleteBeforeReplace: plan.units.deleteBeforeReplace },
     );
     this.registerOutputs({ serviceUnit: this.serviceUnit, timerUnit: this.timerUnit, enabledUnit: this.enabledUnit });
   }

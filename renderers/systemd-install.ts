@@ -27,8 +27,14 @@ export interface SystemdInstallPlan {
   fileNames: string[];
   /** The EnvironmentFile Command; its stdin is `renderEnvFile(vars)`. */
   env?: { path: string; create: string; delete: string };
-  /** The units Command. */
-  units: { create: string; delete: string };
+  /**
+   * The units Command. `create` installs `fileNames` (and is what an in-place update runs); `delete`
+   * removes exactly them. A change of the file set (the timer switched on or off, the service
+   * renamed) is a new resource, through `triggers`, and must be replaced delete-before-replace: its
+   * old `delete` removes the old set, files the new set shares included (`<name>.service` is in both
+   * when the timer is toggled), so it must run before the new `create` writes them, never after it.
+   */
+  units: { create: string; delete: string; triggers: string[]; deleteBeforeReplace: true };
 }
 
 export function planSystemdInstall(spec: SystemdInstallSpec): SystemdInstallPlan {
@@ -56,6 +62,8 @@ export function planSystemdInstall(spec: SystemdInstallSpec): SystemdInstallPlan
     units: {
       create: renderInstallSystemdUnitsScript({ units, enable: [enabledUnit], restartOnChange: [enabledUnit] }),
       delete: renderRemoveSystemdUnitsScript({ fileNames }),
+      triggers: fileNames,
+      deleteBeforeReplace: true,
     },
   };
 }

@@ -19,6 +19,7 @@ const WEB = "berth-hostsys-web";
 const TICK = "berth-hostsys-tick";
 const BROKEN = "berth-hostsys-broken";
 const MISSING = "berth-hostsys-missing";
+const TOGGLE = "berth-hostsys-toggle";
 const WEB_PORT = 18090;
 const TICKS = `${dirs.data}/ticks`;
 
@@ -46,6 +47,23 @@ type Rendered = ReturnType<typeof systemdUnit>;
 async function create(u: Rendered): Promise<string> {
   if (u.env) await mustRunOnHost(devhost, u.env.create, u.env.stdin);
   return (await mustRunOnHost(devhost, u.units.create)).stdout;
+}
+
+/**
+ * A later `pulumi up` with new args, for the units Command as the engine steps it: the same triggers
+ * are an in-place update, which runs the new `create` (when the script changed at all); new triggers
+ * are a replacement, ordered by the plan's deleteBeforeReplace (the old `delete` comes from state).
+ */
+async function update(prev: Rendered, next: Rendered): Promise<void> {
+  if (JSON.stringify(prev.units.triggers) === JSON.stringify(next.units.triggers)) {
+    if (prev.units.create !== next.units.create) await mustRunOnHost(devhost, next.units.create);
+  } else if (next.units.deleteBeforeReplace) {
+    await mustRunOnHost(devhost, prev.units.delete);
+    await mustRunOnHost(devhost, next.units.create);
+  } else {
+    await mustRunOnHost(devhost, next.units.create);
+    await mustRunOnHost(devhost, prev.units.delete);
+  }
 }
 
 /** Deleting it: the units Command first (it depends on the env one), then the env file. */
@@ -91,14 +109,14 @@ const tickArgs: UnitArgs = {
 const tick = systemdUnit(tickArgs);
 
 const cleanup = `
-for u in ${WEB} ${TICK} ${BROKEN} ${MISSING}; do
+for u in ${WEB} ${TICK} ${BROKEN} ${MISSING} ${TOGGLE}; do
   for s in service timer; do
     systemctl disable --now "$u.$s" 2>/dev/null || true
     rm -f "/etc/systemd/system/$u.$s"
   done
 done
 systemctl daemon-reload
-for u in ${WEB} ${TICK} ${BROKEN} ${MISSING}; do systemctl reset-failed "$u.service" "$u.timer" 2>/dev/null || true; done
+for u in ${WEB} ${TICK} ${BROKEN} ${MISSING} ${TOGGLE}; do systemctl reset-failed "$u.service" "$u.timer" 2>/dev/null || true; done
 rm -rf ${shellQuote(dirs.config)} ${shellQuote(dirs.data)} ${shellQuote(dirs.acmeWebroot)} /tmp/berth-hostsys-bare
 rmdir /etc/berth /var/lib/berth /var/www/berth-acme 2>/dev/null || true
 `;
@@ -251,6 +269,36 @@ describe.sequential("SystemdUnit scripts on the devhost", () => {
     } finally {
       await mustRunOnHost(devhost, missing.units.delete);
     }
+  });
+
+  it("switching the timer on, off and on again converges each time (the service and its timer survive the replacement)", async () => {
+    const toggleService: UnitArgs["service"] = { name: TOGGLE, description: "berth hostsys: toggled", execStart: ["/bin/sleep", "3600"] };
+    const scheduled = systemdUnit({ service: toggleService, timer: { description: "berth hostsys: toggled nightly", onCalendar: "*-*-* 04:15:00" } });
+    const running = systemdUnit({ service: toggleService });
+    const file = async (unit: string) => sh(`cat /etc/systemd/system/${unit} 2>/dev/null || echo absent`);
+    const state = async (unit: string) => sh(`echo "$(systemctl is-enabled ${unit} 2>/dev/null || true) $(systemctl is-active ${unit} || true)"`);
+    const expectScheduled = async () => {
+      expect(await file(`${TOGGLE}.service`)).toBe(scheduled.serviceUnit.trimEnd());
+      expect(await file(`${TOGGLE}.timer`)).not.toBe("absent");
+      expect(await state(`${TOGGLE}.timer`)).toBe("enabled active");
+      // The oneshot waits for its timer: not started, and no longer wanted by multi-user.target.
+      expect(await state(`${TOGGLE}.service`)).toBe("static inactive");
+    };
+    const expectRunning = async () => {
+      expect(await file(`${TOGGLE}.service`)).toBe(running.serviceUnit.trimEnd());
+      expect(await file(`${TOGGLE}.timer`)).toBe("absent");
+      expect(await sh(`systemctl show -p LoadState --value ${TOGGLE}.timer`)).toBe("not-found");
+      expect(await state(`${TOGGLE}.service`)).toBe("enabled active");
+    };
+
+    await create(scheduled);
+    await expectScheduled();
+    await update(scheduled, running);
+    await expectRunning();
+    await update(running, scheduled);
+    await expectScheduled();
+    await destroy(scheduled);
+    expect(await file(`${TOGGLE}.service`)).toBe("absent");
   });
 
   it("removal stops, disables and deletes the units and the env files", async () => {
