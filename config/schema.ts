@@ -286,6 +286,12 @@ const nginxSchema = strict({
   httpPort: port("HTTP").default(80),
   httpsPort: port("HTTPS").default(443),
   clientMaxBodySize: stringish(z.string().regex(NGINX_SIZE, "must be an nginx size such as 25m, 512k or 1g")).default("25m"),
+  /**
+   * Compress text responses, the app's own included. Over TLS that is BREACH's precondition: a
+   * compressed response holding a secret (a CSRF token) next to text the request put there leaks it
+   * to an attacker who sees encrypted lengths. Keep `true` when the app masks such secrets per
+   * response (Rails and Django do); `false` rules BREACH out at the cost of bandwidth.
+   */
   gzip: z.boolean().default(true),
   hsts: z
     .union([z.literal(false), strict({ maxAgeSeconds: z.number().int().min(0).default(31536000), includeSubDomains: z.boolean().default(false) })])
